@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// TaskRecord: the unit of work a scope owns (Kotlin's Job, Trio's task). One record per spawn.
+//
+// A record exists before its coroutine frame (lazy spawning keeps only the callable and its
+// arguments until a concurrency slot is free), outlives it (a Handle reads the result after the
+// frame is gone), and is the unit of cancellation: every frame that runs on behalf of the
+// record - the root frame and every QAyo::Task it awaits inline - checks `cancelRequested` at
+// its checkpoints and publishes the awaiter it is suspended on as `hook`, so a cancel can wake
+// it at once.
+//
+// Threading: a record is created on any thread but lives on its scope's thread; only the
+// reference count is atomic (handles may be copied and dropped anywhere).
+
+#include <QAyo/detail/scheduling.h>
+#include <QAyo/errors.h>
+
+#include <QString>
+#include <QVariant>
+
+#include <atomic>
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+
+namespace QAyo::detail {
+
+class ScopePrivate;
+
+//! An awaiter that can be woken early when the task suspended on it is cancelled.
+struct QAYO_CORE_EXPORT CancelHook
+{
+    //! Called on the task's thread while the task is suspended on this awaiter. Must not run
+    //! user code and must be idempotent (cancellation is level-triggered and may repeat).
+    virtual void cancelRequested() noexcept = 0;
+
+protected:
+    ~CancelHook() = default;
+};
+
+//! Something waiting for a record to complete (the awaiters of a Handle).
+struct QAYO_CORE_EXPORT CompletionWaiter
+{
+    //! Called on the record's thread when the record completed; must not run user code.
+    virtual void recordCompleted() noexcept = 0;
+
+    CompletionWaiter *prevWaiter = nullptr;
+    CompletionWaiter *nextWaiter = nullptr;
+    bool isWaiting = false;
+
+protected:
+    ~CompletionWaiter() = default;
+};
+
+//! See the file comment.
+class QAYO_CORE_EXPORT TaskRecord : public ReadyNode
+{
+public:
+    enum class State : quint8 { Queued, Running, Done };
+    enum class Outcome : quint8 { Pending, Succeeded, Failed, Cancelled };
+
+    TaskRecord() noexcept;
+    TaskRecord(const TaskRecord &) = delete;
+    TaskRecord &operator=(const TaskRecord &) = delete;
+    virtual ~TaskRecord();
+
+    void ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
+    void deref() noexcept
+    {
+        // acq_rel: the thread that frees the record must see every write made before the other
+        // references were dropped.
+        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            delete this;
+    }
+
+    //! Cancels this task (and the scopes created inside it); wakes it if it is suspended on a
+    //! cancellation-aware await. Level-triggered: stays cancelled until the task ends.
+    void requestCancel() noexcept;
+
+    //! The root frame reached its final suspend point: destroys the frame, records the outcome.
+    void rootFinished(std::exception_ptr error) noexcept;
+    //! Completes a record that ran without a frame (plain callables) or failed to create one.
+    void complete(std::exception_ptr error) noexcept;
+    //! Marks the record done with \a outcome, releases its work and wakes its waiters; does not
+    //! tell the scope (the caller does).
+    void settle(Outcome outcome, std::exception_ptr error = {}) noexcept;
+
+    //! Runs the task's first step; frames are created here for lazy spawns.
+    virtual void start() = 0;
+    //! Releases the callable, its arguments or the unstarted frame (queued work dropped, or
+    //! the task finished and its callable is no longer referenced by a frame).
+    virtual void releaseWork() noexcept = 0;
+    //! The result as a QVariant for Scope::results() (invalid for void or non-copyable types).
+    virtual QVariant resultAsVariant() const { return {}; }
+
+    void addWaiter(CompletionWaiter *waiter) noexcept;
+    void removeWaiter(CompletionWaiter *waiter) noexcept;
+
+    //! A name for logs and dumps: the one set with Handle::setName(), else "task#<sequence>".
+    QString displayName() const;
+
+    // --- state, shared with ScopePrivate and the awaiters -------------------------------------
+    // (the ReadyNode base is the "start me" entry of the ready queue)
+    TaskRecord *prevInScope = nullptr;
+    TaskRecord *nextInScope = nullptr;
+    ScopePrivate *scope = nullptr;       // null once the scope is gone (orphaned record)
+    std::coroutine_handle<> frame;       // root frame while running
+    CancelHook *hook = nullptr;          // the cancellation-aware awaiter it is suspended on
+    ScopePrivate *firstChildScope = nullptr; // scopes created inside this task (intrusive list)
+    CompletionWaiter *firstWaiter = nullptr;
+    std::exception_ptr error;
+    QString name;
+    quint64 sequence = 0;
+    std::atomic<State> state{State::Queued};
+    Outcome outcome = Outcome::Pending;
+    bool cancelRequested = false;
+    bool suspendedForeign = false;       // suspended on an awaitable QAyo cannot interrupt
+    bool exempt = false;                 // a block scope's body: no result in results()
+    bool counted = true;                 // counts against maxConcurrency
+    bool neverDrop = false;              // running already (adopted QCoro::Task): always waited for
+
+protected:
+    //! Resumes the freshly created root frame \a root (its promise already points here).
+    void startFrame(std::coroutine_handle<> root) noexcept;
+
+private:
+    static void runStart(ReadyNode *node) noexcept;
+    std::atomic<int> m_refs{1};
+};
+
+//! A record that stores a result of type T.
+template<typename T>
+class TypedRecord : public TaskRecord
+{
+public:
+    QVariant resultAsVariant() const override
+    {
+        if constexpr (std::is_copy_constructible_v<T>) {
+            if (value)
+                return QVariant::fromValue(*value);
+        }
+        return {};
+    }
+    std::optional<T> value;
+};
+
+template<>
+class TypedRecord<void> : public TaskRecord
+{
+};
+
+} // namespace QAyo::detail

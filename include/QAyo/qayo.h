@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+//! Umbrella header: everything of QAyo::Core.
+#include <QAyo/clock.h>
+#include <QAyo/errors.h>
+#include <QAyo/handle.h>
+#include <QAyo/scope.h>
+#include <QAyo/task.h>

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <QAyo/detail/spawn.h>
+#include <QAyo/detail/wakeable.h>
+#include <QAyo/handle.h>
+#include <QAyo/task.h>
+
+#include <QList>
+#include <QObject>
+#include <QScopedPointer>
+#include <QStringList>
+#include <QVariantList>
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <ranges>
+#include <tuple>
+
+namespace QAyo {
+
+class Scope;
+
+//! How a scope behaves; every field has a sensible default.
+/*!
+ * \code
+ * QAyo::Scope run({.maxConcurrency = 10, .timeout = 120ms});
+ * \endcode
+ */
+struct ScopeOptions
+{
+    //! How many tasks may run at once; 0 means unlimited. Negative: InvalidArgument.
+    int maxConcurrency = 0;
+    //! Cancel everything this long after the scope starts. Negative: InvalidArgument.
+    std::optional<std::chrono::milliseconds> timeout;
+    //! On timeout, make the join throw TimeoutError instead of returning normally.
+    bool timeoutThrows = false;
+    //! Supervisor mode: a failing task does not cancel its siblings; errors are only recorded.
+    bool supervise = false;
+    //! A name for logs, errors and tree dumps.
+    QString name;
+    //! Keep the results of non-void tasks for results() (costs one QVariant per task).
+    bool collectResults = true;
+};
+
+//! What the block form QAyo::scope() reports once every task has ended.
+struct ScopeOutcome
+{
+    //! The timeout fired before the tasks finished (ayo's `if subrun.timeout:`).
+    bool timedOut = false;
+    //! The scope was cancelled (by cancel(), a timeout, an error or its parent).
+    bool cancelled = false;
+    //! The results of the finished non-void tasks, in spawn order.
+    QVariantList results;
+    //! The errors recorded (in supervise mode, where the join does not throw them).
+    QList<std::exception_ptr> errors;
+};
+
+namespace detail {
+class ScopePrivate;
+
+//! co_await scope: the join (see Scope::join()).
+class QAYO_CORE_EXPORT JoinAwaiter final : public WakeableAwaiter
+{
+public:
+    JoinAwaiter(ScopePrivate *scope, bool waitThroughCancel) noexcept;
+    JoinAwaiter(JoinAwaiter &&other) noexcept;
+    ~JoinAwaiter();
+
+    bool await_ready();
+    void await_suspend(std::coroutine_handle<> h) noexcept;
+    void await_resume();
+    void cancelRequested() noexcept override;
+    void rethrowFailure();
+    bool waitsThroughCancel() const noexcept { return m_waitThroughCancel; }
+    void qayoBind(TaskRecord *joiner) noexcept;
+
+private:
+    friend class ScopePrivate;
+    ScopePrivate *m_scope;
+    bool m_waitThroughCancel;
+    std::exception_ptr m_error; // what the join rethrows, captured when the scope finished
+    bool m_registered = false;
+    bool m_scopeDestroyed = false;
+};
+
+QAYO_CORE_EXPORT Task<ScopeOutcome> runBlockScope(ScopeOptions options,
+                                                  std::function<void(Scope &)> body);
+} // namespace detail
+
+//! An execution scope (Trio's nursery): a QObject that owns the tasks started in it.
+/*!
+ * \code
+ * QAyo::Scope run({.maxConcurrency = 10, .timeout = 12s});
+ * for (int i = 0; i < 20; ++i)
+ *     run << zzz();                 // queued, started on a later loop turn
+ * co_await run;                     // every task has finished or was cancelled
+ * if (run.isTimedOut()) ...
+ * \endcode
+ *
+ * Rules (docs/scopes.md has the full contract):
+ * - Spawned work starts on a later turn of the scope thread's event loop, FIFO, at most
+ *   maxConcurrency at a time. Callables are kept lazily: no coroutine frame until a slot frees.
+ * - An error in a task cancels the others (not in supervise mode); the join rethrows the first
+ *   one; all are kept in errors().
+ * - cancel() cancels every task and nested scope, drops queued work; repeated calls are harmless.
+ * - co_await scope (the join) closes the scope: afterwards spawning throws ScopeClosedError.
+ * - Destroying the scope (e.g. with its parent QObject) destroys the frames of suspended tasks:
+ *   no task ever resumes into freed memory.
+ *
+ * Thread rules: use a scope on its thread (QObject affinity).
+ */
+class QAYO_CORE_EXPORT Scope : public QObject
+{
+    Q_OBJECT
+    //! Name for logs, errors and dumps.
+    Q_PROPERTY(QString name READ name WRITE setName NOTIFY nameChanged)
+    //! Tasks allowed to run at once (0 = unlimited); raising it starts queued work.
+    Q_PROPERTY(int maxConcurrency READ maxConcurrency WRITE setMaxConcurrency NOTIFY maxConcurrencyChanged)
+    //! Tasks started and not yet ended.
+    Q_PROPERTY(int running READ runningCount NOTIFY runningChanged)
+    //! Tasks spawned and not yet started.
+    Q_PROPERTY(int pending READ pendingCount NOTIFY pendingChanged)
+    //! True while any work holds the scope open (running or pending tasks).
+    Q_PROPERTY(bool active READ isActive NOTIFY activeChanged)
+    //! True once the scope was cancelled (cancel(), timeout, error or parent).
+    Q_PROPERTY(bool cancelled READ isCancelled NOTIFY cancelledChanged)
+    //! True once the timeout fired while work was still running.
+    Q_PROPERTY(bool timedOut READ isTimedOut NOTIFY timedOutChanged)
+    //! True once the scope was joined and all its work ended.
+    Q_PROPERTY(bool finished READ isFinished NOTIFY finished)
+    //! Results of the finished non-void tasks, in spawn order.
+    Q_PROPERTY(QVariantList results READ results NOTIFY taskFinished)
+
+public:
+    //! A scope with default options. If \a parent is a Scope, this scope is nested in it.
+    explicit Scope(QObject *parent = nullptr);
+    //! A scope with \a options; throws InvalidArgument for a negative maxConcurrency or timeout.
+    explicit Scope(const ScopeOptions &options, QObject *parent = nullptr);
+    //! Cancels the tasks and destroys the frames of suspended ones (see the class comment).
+    ~Scope() override;
+
+    // --- spawning --------------------------------------------------------------------------
+
+    //! Queues \a task (a QAyo::Task<T>); throws InvalidArgument if it is empty,
+    //! ScopeClosedError if the scope has finished or is being destroyed.
+    template<typename T>
+    Handle<T> asap(Task<T> &&task)
+    {
+        checkCanSpawn("asap");
+        if (!task.isValid())
+            throw InvalidArgument(QStringLiteral("task: cannot spawn an empty (moved-from) QAyo::Task"));
+        auto factory = [t = std::move(task)]() mutable { return std::move(t); };
+        return spawnFactory<T>(std::move(factory), SpawnKind::Normal);
+    }
+
+    //! Adopts \a task, a QCoro::Task that is running already: the scope waits for it (even
+    //! when cancelled) but cannot interrupt it. Not counted against maxConcurrency.
+    template<typename T>
+    Handle<T> asap(QCoro::Task<T> &&task)
+    {
+        checkCanSpawn("asap");
+        auto factory = [t = std::move(task)]() mutable { return detail::awaitRunning<T>(std::move(t)); };
+        return spawnFactory<T>(std::move(factory), SpawnKind::Eager);
+    }
+
+    //! Queues a call of \a f with \a args (copied). Lazy: f runs - and its coroutine frame
+    //! exists - only once a slot is free. f may return a QAyo::Task, a QCoro::Task, any
+    //! awaitable, or a plain value.
+    template<typename F, typename... Args>
+        requires std::invocable<std::decay_t<F> &, std::decay_t<Args> &...>
+    auto asap(F &&f, Args &&...args)
+    {
+        checkCanSpawn("asap");
+        using R = std::invoke_result_t<std::decay_t<F> &, std::decay_t<Args> &...>;
+        using T = typename detail::SpawnValue<R>::type;
+        return spawnFactory<T>(detail::makeCallableFactory(std::forward<F>(f), std::forward<Args>(args)...),
+                               SpawnKind::Normal);
+    }
+
+    //! ayo's from_callable: the same as asap(f, args...).
+    template<typename F, typename... Args>
+    auto fromCallable(F &&f, Args &&...args)
+    {
+        return asap(std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    //! `run << task` / `run << callable`: asap(), chainable.
+    template<typename X>
+    Scope &operator<<(X &&x)
+    {
+        asap(std::forward<X>(x));
+        return *this;
+    }
+
+    //! Spawns every argument (tasks or callables); returns their handles as a tuple.
+    template<typename... Xs>
+        requires(sizeof...(Xs) != 1 || !(std::ranges::range<std::remove_cvref_t<Xs>> && ...))
+    auto all(Xs &&...xs)
+    {
+        return std::tuple{asap(std::forward<Xs>(xs))...};
+    }
+
+    //! Spawns every element of \a tasks (moved from); returns the handles in order.
+    template<std::ranges::range R>
+    auto all(R &&tasks)
+    {
+        using Element = std::ranges::range_value_t<std::remove_cvref_t<R>>;
+        QList<decltype(asap(std::declval<Element>()))> handles;
+        for (auto &&t : tasks)
+            handles.append(asap(std::move(t)));
+        return handles;
+    }
+
+    //! Spawns f(item) lazily for every item of \a items; the returned task yields the results
+    //! in input order (a QList, or nothing for void). It may be dropped: the work still runs.
+    template<typename F, std::ranges::range R>
+    auto map(F f, const R &items)
+    {
+        using Item = std::ranges::range_value_t<R>;
+        using Ret = std::invoke_result_t<F &, Item &>;
+        using T = typename detail::SpawnValue<Ret>::type;
+        QList<Handle<T>> handles;
+        for (const auto &item : items)
+            handles.append(asap(f, item));
+        return collect(std::move(handles));
+    }
+
+    //! Awaits every handle in order; yields the values (or nothing for void).
+    template<typename T>
+    static auto collect(QList<Handle<T>> handles) -> Task<std::conditional_t<std::is_void_v<T>, void, QList<T>>>
+    {
+        if constexpr (std::is_void_v<T>) {
+            for (const auto &h : handles)
+                co_await h;
+        } else {
+            QList<T> values;
+            values.reserve(handles.size());
+            for (const auto &h : handles)
+                values.append(co_await h);
+            co_return values;
+        }
+    }
+
+    // --- control ---------------------------------------------------------------------------
+
+    //! Waits until every task has ended, closes the scope and rethrows the first error (or
+    //! TimeoutError with timeoutThrows). Cancellation-aware unless the scope is nested in the
+    //! awaiting task (then it waits for the cancelled tasks to unwind).
+    detail::JoinAwaiter join();
+    //! co_await scope: the same as join().
+    detail::JoinAwaiter operator co_await() { return join(); }
+
+    //! Results of the finished non-void tasks, in spawn order (collectResults must be on).
+    QVariantList results() const;
+    //! Every error recorded, first one first.
+    QList<std::exception_ptr> errors() const;
+    //! The messages of errors().
+    QStringList errorMessages() const;
+
+    QString name() const;
+    void setName(const QString &name);
+    int maxConcurrency() const;
+    //! Throws InvalidArgument if \a limit is negative.
+    void setMaxConcurrency(int limit);
+    //! The timeout from the options (if any).
+    std::optional<std::chrono::milliseconds> timeout() const;
+    bool timeoutThrows() const;
+    bool isSupervising() const;
+
+    int runningCount() const;
+    int pendingCount() const;
+    bool isActive() const;
+    //! True once the scope has started (first spawn or join); its timeout counts from then.
+    bool isStarted() const;
+    bool isCancelled() const;
+    bool isTimedOut() const;
+    bool isFinished() const;
+
+    //! The scope this one is nested in (directly or through a task), or nullptr.
+    Scope *parentScope() const;
+
+public Q_SLOTS:
+    //! Cancels every task and nested scope and drops queued work. Harmless when repeated,
+    //! before the first task started, or after the scope finished.
+    void cancel();
+
+Q_SIGNALS:
+    //! The scope started (its first spawn or join); the timeout counts from here.
+    void started();
+    //! A task started running.
+    void taskStarted();
+    //! A task ended (any outcome).
+    void taskFinished();
+    //! A task failed with \a message (the error is also kept in errors()).
+    void taskFailed(const QString &message);
+    //! The scope is being cancelled.
+    void cancelling();
+    //! The timeout fired while work was running.
+    void timedOut();
+    //! The scope was joined and all its work has ended.
+    void finished();
+
+    void nameChanged();
+    void maxConcurrencyChanged();
+    void runningChanged();
+    void pendingChanged();
+    void activeChanged();
+    void cancelledChanged();
+    void timedOutChanged();
+
+private:
+    friend class detail::ScopePrivate;
+    friend class detail::JoinAwaiter;
+    friend Task<ScopeOutcome> detail::runBlockScope(ScopeOptions, std::function<void(Scope &)>);
+
+    template<typename Body>
+    friend Task<ScopeOutcome> scope(ScopeOptions options, Body body);
+
+    //! Normal: queued, counted. Eager: running already (adopted QCoro::Task), never dropped,
+    //! not counted. Body: a block scope's body, not counted, no result.
+    enum class SpawnKind { Normal, Eager, Body };
+
+    Scope(const ScopeOptions &options, detail::TaskRecord *parentTask);
+    void checkCanSpawn(const char *operation) const;
+    void spawnRecord(detail::TaskRecord *record, SpawnKind kind);
+
+    template<typename T, typename Factory>
+    Handle<T> spawnFactory(Factory &&factory, SpawnKind kind)
+    {
+        auto *record = new detail::SpawnRecord<T, std::decay_t<Factory>>(std::forward<Factory>(factory));
+        record->ref(); // the handle's reference
+        spawnRecord(record, kind);
+        return Handle<T>(record);
+    }
+
+    template<typename F>
+    void spawnBody(F &&f)
+    {
+        checkCanSpawn("scope body");
+        using R = std::invoke_result_t<std::decay_t<F> &>;
+        using T = typename detail::SpawnValue<R>::type;
+        spawnFactory<T>(detail::makeCallableFactory(std::forward<F>(f)), SpawnKind::Body);
+    }
+
+    QScopedPointer<detail::ScopePrivate> d;
+};
+
+//! The block form: runs \a body in a new scope nested in the calling task, then joins it.
+/*!
+ * \a body takes `Scope &` and returns void (it runs at once) or a QAyo::Task (it runs as the
+ * scope's first task, inside the timeout, not counted against maxConcurrency). When the
+ * co_await returns or throws, every task of the scope has finished or been cancelled - also
+ * when \a body throws. Rethrows the first error (or TimeoutError with timeoutThrows).
+ *
+ * \code
+ * auto outcome = co_await QAyo::scope({.timeout = 30ms}, [](QAyo::Scope &subrun) {
+ *     subrun << foo() << bar();
+ * });
+ * if (outcome.timedOut) ...
+ * \endcode
+ */
+template<typename Body>
+Task<ScopeOutcome> scope(ScopeOptions options, Body body)
+{
+    return detail::runBlockScope(std::move(options), [body = std::move(body)](Scope &s) mutable {
+        using R = std::invoke_result_t<Body &, Scope &>;
+        if constexpr (std::is_void_v<R>)
+            body(s);
+        else
+            s.spawnBody([&body, &s]() { return body(s); });
+    });
+}
+
+//! The block form with default options.
+template<typename Body>
+Task<ScopeOutcome> scope(Body body)
+{
+    return scope(ScopeOptions{}, std::move(body));
+}
+
+} // namespace QAyo

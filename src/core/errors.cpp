@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#include <QAyo/errors.h>
+
+#include "errors_p.h"
+
+namespace QAyo {
+
+Error::Error(const QString &message) : m_message(message.toUtf8()) {}
+Error::~Error() = default;
+const char *Error::what() const noexcept
+{
+    return m_message.constData();
+}
+QString Error::message() const
+{
+    return QString::fromUtf8(m_message);
+}
+
+const char *Cancelled::what() const noexcept
+{
+    return "QAyo::Cancelled";
+}
+
+namespace detail {
+
+QString describeException(const std::exception_ptr &error)
+{
+    if (!error)
+        return {};
+    try {
+        std::rethrow_exception(error);
+    } catch (const Error &e) {
+        return e.message();
+    } catch (const std::exception &e) {
+        return QString::fromUtf8(e.what());
+    } catch (const Cancelled &) {
+        return QStringLiteral("QAyo::Cancelled escaped a task that was not cancelled");
+    } catch (...) {
+        return QStringLiteral("unknown exception (not derived from std::exception)");
+    }
+}
+
+bool isCancellation(const std::exception_ptr &error)
+{
+    try {
+        std::rethrow_exception(error);
+    } catch (const Cancelled &) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+} // namespace detail
+} // namespace QAyo

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+#include <QAyo/detail/record.h>
+#include <QAyo/handle.h>
+
+#include "errors_p.h"
+#include "scope_p.h"
+
+namespace QAyo::detail {
+
+TaskRecord::TaskRecord() noexcept : ReadyNode(&TaskRecord::runStart) {}
+
+TaskRecord::~TaskRecord()
+{
+    Q_ASSERT_X(!frame, "TaskRecord", "destroyed while its frame is alive");
+}
+
+void TaskRecord::runStart(ReadyNode *node) noexcept
+{
+    ScopePrivate::runStart(static_cast<TaskRecord *>(node));
+}
+
+void TaskRecord::startFrame(std::coroutine_handle<> root) noexcept
+{
+    frame = root;
+    root.resume();
+}
+
+void TaskRecord::rootFinished(std::exception_ptr failure) noexcept
+{
+    // Called from the root frame's final awaiter: the frame is suspended for good, so it may be
+    // destroyed here. Its locals (and the callable it borrowed) die before the outcome is told.
+    const std::coroutine_handle<> finished = std::exchange(frame, {});
+    finished.destroy();
+    complete(std::move(failure));
+}
+
+void TaskRecord::complete(std::exception_ptr failure) noexcept
+{
+    hook = nullptr;
+    if (!failure)
+        settle(Outcome::Succeeded);
+    else if (cancelRequested && isCancellation(failure))
+        settle(Outcome::Cancelled);
+    else
+        settle(Outcome::Failed, std::move(failure));
+
+    if (scope)
+        scope->taskDone(this); // drops the scope's reference
+    else
+        deref(); // orphaned: the reference the dead scope left behind
+}
+
+void TaskRecord::settle(Outcome result, std::exception_ptr failure) noexcept
+{
+    outcome = result;
+    error = std::move(failure);
+    state.store(State::Done, std::memory_order_release);
+    releaseWork();
+    while (CompletionWaiter *waiter = firstWaiter) {
+        removeWaiter(waiter);
+        waiter->recordCompleted();
+    }
+}
+
+void TaskRecord::addWaiter(CompletionWaiter *waiter) noexcept
+{
+    waiter->prevWaiter = nullptr;
+    waiter->nextWaiter = firstWaiter;
+    if (firstWaiter)
+        firstWaiter->prevWaiter = waiter;
+    firstWaiter = waiter;
+    waiter->isWaiting = true;
+}
+
+void TaskRecord::removeWaiter(CompletionWaiter *waiter) noexcept
+{
+    if (!waiter->isWaiting)
+        return;
+    if (waiter->prevWaiter)
+        waiter->prevWaiter->nextWaiter = waiter->nextWaiter;
+    else
+        firstWaiter = waiter->nextWaiter;
+    if (waiter->nextWaiter)
+        waiter->nextWaiter->prevWaiter = waiter->prevWaiter;
+    waiter->prevWaiter = waiter->nextWaiter = nullptr;
+    waiter->isWaiting = false;
+}
+
+QString TaskRecord::displayName() const
+{
+    return name.isEmpty() ? QStringLiteral("task#%1").arg(sequence) : name;
+}
+
+void throwUnlessSucceeded(const TaskRecord *record, const char *operation)
+{
+    if (!record)
+        throw InvalidStateError(QStringLiteral("%1: invalid handle").arg(QLatin1String(operation)));
+    if (record->state.load(std::memory_order_acquire) != TaskRecord::State::Done)
+        throw InvalidStateError(QStringLiteral("%1: task '%2' has not finished")
+                                    .arg(QLatin1String(operation), record->displayName()));
+    switch (record->outcome) {
+    case TaskRecord::Outcome::Failed:
+        std::rethrow_exception(record->error);
+    case TaskRecord::Outcome::Cancelled:
+        throw TaskCancelledError(QStringLiteral("%1: task '%2' was cancelled")
+                                     .arg(QLatin1String(operation), record->displayName()));
+    default:
+        return;
+    }
+}
+
+} // namespace QAyo::detail

@@ -1,0 +1,790 @@
+// SPDX-License-Identifier: MIT
+#include <QAyo/clock.h>
+#include <QAyo/scope.h>
+
+#include "errors_p.h"
+#include "logging_p.h"
+#include "scope_p.h"
+
+#include <QMetaObject>
+#include <QThread>
+
+#include <algorithm>
+#include <memory>
+
+namespace QAyo {
+
+namespace {
+
+void validate(const ScopeOptions &options)
+{
+    if (options.maxConcurrency < 0)
+        throw InvalidArgument(QStringLiteral("maxConcurrency must be >= 0 (0 = unlimited), got %1")
+                                  .arg(options.maxConcurrency));
+    if (options.timeout && options.timeout->count() < 0)
+        throw InvalidArgument(QStringLiteral("timeout must not be negative, got %1 ms")
+                                  .arg(options.timeout->count()));
+}
+
+QString scopeLabel(const detail::ScopePrivate *d)
+{
+    return d->options.name.isEmpty() ? QStringLiteral("(unnamed)") : d->options.name;
+}
+
+} // namespace
+
+namespace detail {
+
+// ================================================================================================
+// Tree
+// ================================================================================================
+
+ScopePrivate::ScopePrivate(Scope *q, const ScopeOptions &options) : q(q), options(options)
+{
+    m_timeout.d = this;
+    m_finishNode.d = this;
+}
+
+void ScopePrivate::attachTo(ScopePrivate **listHead) noexcept
+{
+    ownerList = listHead;
+    prevSibling = nullptr;
+    nextSibling = *listHead;
+    if (nextSibling)
+        nextSibling->prevSibling = this;
+    *listHead = this;
+}
+
+void ScopePrivate::detach() noexcept
+{
+    if (!ownerList)
+        return;
+    if (prevSibling)
+        prevSibling->nextSibling = nextSibling;
+    else
+        *ownerList = nextSibling;
+    if (nextSibling)
+        nextSibling->prevSibling = prevSibling;
+    ownerList = nullptr;
+    prevSibling = nextSibling = nullptr;
+    parentTask = nullptr;
+    parentScope = nullptr;
+}
+
+bool ScopePrivate::isWithin(const TaskRecord *record) const noexcept
+{
+    for (const ScopePrivate *s = this; s;) {
+        if (s->parentTask) {
+            if (s->parentTask == record)
+                return true;
+            s = s->parentTask->scope;
+        } else {
+            s = s->parentScope;
+        }
+    }
+    return false;
+}
+
+// ================================================================================================
+// spawn -> queue -> start -> finish -> join
+// ================================================================================================
+
+namespace {
+void linkRecord(ScopePrivate *d, TaskRecord *r) noexcept
+{
+    r->prevInScope = d->lastTask;
+    r->nextInScope = nullptr;
+    if (d->lastTask)
+        d->lastTask->nextInScope = r;
+    else
+        d->firstTask = r;
+    d->lastTask = r;
+}
+
+void unlinkRecord(ScopePrivate *d, TaskRecord *r) noexcept
+{
+    if (r->prevInScope)
+        r->prevInScope->nextInScope = r->nextInScope;
+    else
+        d->firstTask = r->nextInScope;
+    if (r->nextInScope)
+        r->nextInScope->prevInScope = r->prevInScope;
+    else
+        d->lastTask = r->prevInScope;
+    r->prevInScope = r->nextInScope = nullptr;
+}
+} // namespace
+
+void ScopePrivate::ensureStarted()
+{
+    if (m_started)
+        return;
+    m_started = true;
+    if (options.timeout && !m_cancelled && !m_finished)
+        m_timeout.arm(Clock::current()->now() + *options.timeout);
+}
+
+void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind)
+{
+    record->scope = this;
+    record->sequence = m_nextSequence++;
+    record->exempt = kind == Scope::SpawnKind::Body;
+    record->counted = kind == Scope::SpawnKind::Normal;
+    record->neverDrop = kind == Scope::SpawnKind::Eager;
+    linkRecord(this, record);
+    ++m_pending;
+
+    if (m_cancelled && !record->neverDrop) {
+        // Level-triggered cancellation: work spawned into a cancelled scope never starts.
+        qCDebug(lcCancel) << "scope" << scopeLabel(this) << "is cancelled: dropping" << record->displayName();
+        unlinkRecord(this, record);
+        --m_pending;
+        record->cancelRequested = true;
+        record->settle(TaskRecord::Outcome::Cancelled);
+        record->deref();
+        return;
+    }
+    const int limit = options.maxConcurrency;
+    if (!record->counted || limit == 0 || m_inFlight < limit) {
+        if (record->counted)
+            ++m_inFlight;
+        postReady(record);
+    } else {
+        m_waitingForSlot.push_back(record);
+    }
+}
+
+void ScopePrivate::runStart(TaskRecord *record) noexcept
+{
+    ScopePrivate *d = record->scope; // queued records always have a live scope
+    --d->m_pending;
+    ++d->m_running;
+    record->state.store(TaskRecord::State::Running, std::memory_order_relaxed);
+    record->ref(); // keeps the record alive across the signals and the first step
+    {
+        Guard guard(d);
+        Q_EMIT d->q->taskStarted();
+        if (!guard.destroyed)
+            Q_EMIT d->q->pendingChanged();
+        if (!guard.destroyed)
+            Q_EMIT d->q->runningChanged();
+    }
+    if (!record->scope) {
+        // A slot destroyed the scope before the task ran a single line: it never runs.
+        record->settle(TaskRecord::Outcome::Cancelled);
+        record->deref(); // the reference the scope left behind
+    } else {
+        try {
+            record->start();
+        } catch (...) {
+            record->complete(std::current_exception());
+        }
+    }
+    record->deref();
+}
+
+void ScopePrivate::recordError(std::exception_ptr error)
+{
+    qCDebug(lcScope) << "scope" << scopeLabel(this) << "task failed:" << describeException(error);
+    m_errors.append(std::move(error));
+}
+
+void ScopePrivate::taskDone(TaskRecord *record) noexcept
+{
+    unlinkRecord(this, record);
+    --m_running;
+    if (record->counted)
+        --m_inFlight;
+
+    QList<QPointer<Scope>> notify;
+    QString failure;
+    if (record->outcome == TaskRecord::Outcome::Succeeded) {
+        if (options.collectResults && !record->exempt) {
+            QVariant value = record->resultAsVariant();
+            if (value.isValid())
+                m_results.emplace_back(record->sequence, std::move(value));
+        }
+    } else if (record->outcome == TaskRecord::Outcome::Failed) {
+        failure = describeException(record->error);
+        recordError(record->error);
+        if (!options.supervise)
+            markCancelled(notify);
+    }
+    pumpQueue();
+    record->deref(); // the scope's reference
+
+    Guard guard(this);
+    if (!failure.isNull())
+        Q_EMIT q->taskFailed(failure);
+    if (guard.destroyed)
+        return;
+    emitCancelled(notify);
+    if (guard.destroyed)
+        return;
+    Q_EMIT q->taskFinished();
+    if (!guard.destroyed)
+        Q_EMIT q->runningChanged();
+    if (!guard.destroyed && liveCount() == 0)
+        Q_EMIT q->activeChanged();
+    if (!guard.destroyed)
+        checkJoin();
+}
+
+void ScopePrivate::pumpQueue() noexcept
+{
+    const int limit = options.maxConcurrency;
+    while (!m_waitingForSlot.empty() && (limit == 0 || m_inFlight < limit)) {
+        TaskRecord *next = m_waitingForSlot.front();
+        m_waitingForSlot.pop_front();
+        ++m_inFlight;
+        postReady(next);
+    }
+}
+
+void ScopePrivate::dropQueued(TaskRecord *record) noexcept
+{
+    record->cancelRequested = true;
+    if (record->neverDrop)
+        return; // running already elsewhere: the scope still waits for it
+    if (record->isQueued()) {
+        record->ReadyNode::unlink();
+        if (record->counted)
+            --m_inFlight;
+    } else {
+        auto it = std::find(m_waitingForSlot.begin(), m_waitingForSlot.end(), record);
+        if (it != m_waitingForSlot.end())
+            m_waitingForSlot.erase(it);
+    }
+    unlinkRecord(this, record);
+    --m_pending;
+    record->settle(TaskRecord::Outcome::Cancelled);
+    record->deref();
+    pumpQueue();
+    Guard guard(this);
+    Q_EMIT q->pendingChanged();
+    if (!guard.destroyed && liveCount() == 0)
+        Q_EMIT q->activeChanged();
+    if (!guard.destroyed)
+        checkJoin();
+}
+
+void ScopePrivate::checkJoin() noexcept
+{
+    if (m_joinRequested && !m_finished && liveCount() == 0)
+        postReady(&m_finishNode); // finish on a later turn: no user code inside the caller
+}
+
+void ScopePrivate::FinishNode::run(ReadyNode *node) noexcept
+{
+    static_cast<FinishNode *>(node)->d->finish();
+}
+
+void ScopePrivate::finish()
+{
+    if (m_finished || liveCount() > 0)
+        return; // work was spawned meanwhile: the join waits for it too
+    m_finished = true;
+    m_timeout.cancel();
+
+    std::exception_ptr joinError;
+    if (!options.supervise && !m_errors.isEmpty()) {
+        joinError = m_errors.first();
+        m_errorsObserved = true;
+    } else if (m_timedOut && options.timeoutThrows) {
+        joinError = std::make_exception_ptr(TimeoutError(
+            QStringLiteral("scope %1 timed out after %2 ms").arg(scopeLabel(this)).arg(options.timeout->count())));
+    }
+    for (JoinAwaiter *joiner : std::exchange(m_joiners, {})) {
+        joiner->m_registered = false;
+        joiner->m_error = joinError;
+        joiner->wake();
+    }
+    qCDebug(lcScope) << "scope" << scopeLabel(this) << "finished";
+    Q_EMIT q->finished();
+}
+
+// ================================================================================================
+// Cancellation
+// ================================================================================================
+
+void ScopePrivate::markCancelled(QList<QPointer<Scope>> &notify) noexcept
+{
+    if (m_cancelled || m_finished || m_dying)
+        return;
+    m_cancelled = true;
+    m_timeout.cancel();
+    notify.append(QPointer<Scope>(q));
+    qCDebug(lcCancel) << "cancelling scope" << scopeLabel(this);
+
+    // Queued work is dropped: it never starts.
+    for (TaskRecord *r = firstTask; r;) {
+        TaskRecord *next = r->nextInScope;
+        if (r->state.load(std::memory_order_relaxed) == TaskRecord::State::Queued) {
+            r->cancelRequested = true;
+            if (!r->neverDrop) {
+                if (r->isQueued()) {
+                    r->ReadyNode::unlink();
+                    if (r->counted)
+                        --m_inFlight;
+                }
+                unlinkRecord(this, r);
+                --m_pending;
+                r->settle(TaskRecord::Outcome::Cancelled);
+                r->deref();
+            }
+        } else {
+            markRecordCancelled(r, notify);
+        }
+        r = next;
+    }
+    m_waitingForSlot.clear();
+    for (ScopePrivate *child = firstChild; child; child = child->nextSibling)
+        child->markCancelled(notify);
+}
+
+void ScopePrivate::markRecordCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept
+{
+    record->cancelRequested = true;
+    for (ScopePrivate *child = record->firstChildScope; child; child = child->nextSibling)
+        child->markCancelled(notify);
+    if (record->hook)
+        record->hook->cancelRequested(); // idempotent: wakes the task at most once
+}
+
+void ScopePrivate::emitCancelled(const QList<QPointer<Scope>> &notify)
+{
+    for (const QPointer<Scope> &scope : notify) {
+        if (scope)
+            Q_EMIT scope->cancelling();
+        if (scope)
+            Q_EMIT scope->cancelledChanged();
+        if (scope)
+            Q_EMIT scope->pendingChanged();
+        if (scope)
+            scope->d->checkJoin();
+    }
+}
+
+void ScopePrivate::TimeoutEntry::fired(DeadlineEntry *entry) noexcept
+{
+    static_cast<TimeoutEntry *>(entry)->d->timeoutFired();
+}
+
+void ScopePrivate::timeoutFired()
+{
+    if (m_finished || m_cancelled || (m_joinRequested && liveCount() == 0))
+        return; // finished before the deadline: never a timeout
+    qCDebug(lcCancel) << "scope" << scopeLabel(this) << "timed out";
+    m_timedOut = true;
+    QList<QPointer<Scope>> notify;
+    markCancelled(notify);
+    QPointer<Scope> self(q);
+    Q_EMIT q->timedOut();
+    if (self)
+        Q_EMIT q->timedOutChanged();
+    emitCancelled(notify);
+}
+
+// ================================================================================================
+// Destruction
+// ================================================================================================
+
+void ScopePrivate::releaseJoinersOfDestroyedScope() noexcept
+{
+    for (JoinAwaiter *joiner : std::exchange(m_joiners, {})) {
+        joiner->m_registered = false;
+        joiner->m_scopeDestroyed = true;
+        joiner->m_scope = nullptr;
+        joiner->wake();
+    }
+}
+
+void ScopePrivate::destroyTasks() noexcept
+{
+    while (TaskRecord *r = firstTask) {
+        unlinkRecord(this, r);
+        r->cancelRequested = true;
+        if (r->state.load(std::memory_order_relaxed) == TaskRecord::State::Queued) {
+            r->ReadyNode::unlink();
+            r->settle(TaskRecord::Outcome::Cancelled);
+            r->deref();
+            continue;
+        }
+        r->scope = nullptr;
+        if (r->hook) {
+            // Suspended on one of QAyo's own awaiters: destroying the frame runs the
+            // destructors of its locals, and each awaiter unhooks itself from the ready queue,
+            // the deadline heap or whatever it waited on. Nothing will ever resume it.
+            const std::coroutine_handle<> frame = std::exchange(r->frame, {});
+            r->hook = nullptr;
+            frame.destroy();
+            r->settle(TaskRecord::Outcome::Cancelled);
+            r->deref();
+        } else {
+            // Running right now (the scope is being destroyed from inside its own task) or
+            // suspended on a foreign awaitable that will resume it: the frame cannot be
+            // destroyed under its feet. It is orphaned: cancelled, detached from this scope,
+            // and it frees itself when it completes (its next checkpoint throws Cancelled).
+            qCDebug(lcCancel) << "orphaning" << r->displayName() << "of destroyed scope" << scopeLabel(this);
+        }
+    }
+    m_waitingForSlot.clear();
+    m_pending = m_running = m_inFlight = 0;
+}
+
+} // namespace detail
+
+// ================================================================================================
+// JoinAwaiter
+// ================================================================================================
+
+namespace detail {
+
+JoinAwaiter::JoinAwaiter(ScopePrivate *scope, bool waitThroughCancel) noexcept
+    : m_scope(scope), m_waitThroughCancel(waitThroughCancel)
+{
+}
+
+JoinAwaiter::JoinAwaiter(JoinAwaiter &&other) noexcept
+    : WakeableAwaiter(std::move(other)), m_scope(other.m_scope), m_waitThroughCancel(other.m_waitThroughCancel)
+{
+    Q_ASSERT(!other.m_registered);
+}
+
+JoinAwaiter::~JoinAwaiter()
+{
+    if (m_registered && m_scope) {
+        auto &joiners = m_scope->m_joiners;
+        joiners.erase(std::remove(joiners.begin(), joiners.end(), this), joiners.end());
+    }
+}
+
+void JoinAwaiter::qayoBind(TaskRecord *joiner) noexcept
+{
+    // Joining a scope nested in the joining task: its tasks are cancelled with the joiner, so
+    // waiting for them to unwind is short and keeps the structured guarantee.
+    if (joiner && m_scope->isWithin(joiner))
+        m_waitThroughCancel = true;
+}
+
+bool JoinAwaiter::await_ready()
+{
+    if (m_scope->m_finished) {
+        if (!m_scope->options.supervise && !m_scope->m_errors.isEmpty())
+            m_error = m_scope->m_errors.first();
+        return true;
+    }
+    m_scope->m_joinRequested = true;
+    m_scope->ensureStarted();
+    return false;
+}
+
+void JoinAwaiter::await_suspend(std::coroutine_handle<> h) noexcept
+{
+    m_waiting = h;
+    m_registered = true;
+    m_scope->m_joiners.push_back(this);
+    m_scope->checkJoin();
+}
+
+void JoinAwaiter::await_resume()
+{
+    if (m_scopeDestroyed)
+        throw ScopeClosedError(QStringLiteral("join: the scope was destroyed while being joined"));
+    if (m_error)
+        std::rethrow_exception(m_error);
+}
+
+void JoinAwaiter::cancelRequested() noexcept
+{
+    if (m_waitThroughCancel || !m_registered)
+        return;
+    auto &joiners = m_scope->m_joiners;
+    joiners.erase(std::remove(joiners.begin(), joiners.end(), this), joiners.end());
+    m_registered = false;
+    wake();
+}
+
+void JoinAwaiter::rethrowFailure()
+{
+    if (m_error)
+        std::rethrow_exception(m_error);
+}
+
+Task<ScopeOutcome> runBlockScope(ScopeOptions options, std::function<void(Scope &)> body)
+{
+    TaskRecord *parent = co_await CurrentRecordRequest{};
+    Scope scope(options, parent);
+    scope.d->ensureStarted();
+    try {
+        body(scope);
+    } catch (...) {
+        scope.d->recordError(std::current_exception());
+        QList<QPointer<Scope>> notify;
+        scope.d->markCancelled(notify);
+        ScopePrivate::emitCancelled(notify);
+    }
+    // Waits through a cancel of the enclosing task (the nested tasks are cancelled with it and
+    // unwind first); rethrows the first error, then Cancelled if the enclosing task was cancelled.
+    co_await JoinAwaiter(scope.d.get(), true);
+    ScopeOutcome outcome;
+    outcome.timedOut = scope.isTimedOut();
+    outcome.cancelled = scope.isCancelled();
+    outcome.results = scope.results();
+    outcome.errors = scope.errors();
+    co_return outcome;
+}
+
+} // namespace detail
+
+// ================================================================================================
+// Scope
+// ================================================================================================
+
+Scope::Scope(QObject *parent) : Scope(ScopeOptions{}, parent) {}
+
+Scope::Scope(const ScopeOptions &options, QObject *parent) : QObject(parent)
+{
+    validate(options);
+    d.reset(new detail::ScopePrivate(this, options));
+    if (auto *parentScope = qobject_cast<Scope *>(parent)) {
+        d->attachTo(&parentScope->d->firstChild);
+        d->parentScope = parentScope->d.get();
+        d->m_cancelled = parentScope->d->m_cancelled;
+    }
+}
+
+Scope::Scope(const ScopeOptions &options, detail::TaskRecord *parentTask) : QObject(nullptr)
+{
+    validate(options);
+    d.reset(new detail::ScopePrivate(this, options));
+    if (parentTask) {
+        d->attachTo(&parentTask->firstChildScope);
+        d->parentTask = parentTask;
+        d->m_cancelled = parentTask->cancelRequested;
+    }
+}
+
+Scope::~Scope()
+{
+    d->m_dying = true;
+    for (auto *guard = d->m_guards; guard; guard = guard->previous)
+        guard->destroyed = true;
+    d->m_guards = nullptr;
+    d->m_timeout.cancel();
+    d->m_finishNode.unlink();
+    if (!d->m_errors.isEmpty() && !d->m_errorsObserved) {
+        qCWarning(detail::lcScope).noquote()
+            << "scope" << scopeLabel(d.get()) << "destroyed with" << d->m_errors.size()
+            << "error(s) nobody observed; the first:" << detail::describeException(d->m_errors.first());
+    }
+    d->destroyTasks();
+    while (detail::ScopePrivate *child = d->firstChild) {
+        child->detach();
+        QList<QPointer<Scope>> ignored;
+        child->markCancelled(ignored); // the QObject child is deleted right after this
+    }
+    d->detach();
+    d->releaseJoinersOfDestroyedScope();
+}
+
+void Scope::checkCanSpawn(const char *operation) const
+{
+    if (d->m_dying)
+        throw ScopeClosedError(QStringLiteral("%1: scope %2 is being destroyed")
+                                   .arg(QLatin1String(operation), scopeLabel(d.get())));
+    if (d->m_finished)
+        throw ScopeClosedError(QStringLiteral("%1: scope %2 has finished (it was joined)")
+                                   .arg(QLatin1String(operation), scopeLabel(d.get())));
+}
+
+void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
+{
+    if (QThread::currentThread() != thread()) {
+        // Spawning from another thread: the record is handed to the scope's thread. If the scope
+        // dies before it arrives, the holder settles it as cancelled so no handle waits forever.
+        struct Holder
+        {
+            detail::TaskRecord *record;
+            ~Holder()
+            {
+                if (record) {
+                    record->settle(detail::TaskRecord::Outcome::Cancelled);
+                    record->deref();
+                }
+            }
+        };
+        auto holder = std::make_shared<Holder>(Holder{record});
+        QMetaObject::invokeMethod(this, [this, holder, kind] {
+            detail::TaskRecord *r = std::exchange(holder->record, nullptr);
+            if (d->m_dying || d->m_finished) {
+                holder->record = r; // settles as cancelled
+                return;
+            }
+            spawnRecord(r, kind);
+        }, Qt::QueuedConnection);
+        return;
+    }
+    const bool wasActive = isActive();
+    const bool firstStart = !d->m_started;
+    d->ensureStarted();
+    d->enqueue(record, kind);
+
+    detail::ScopePrivate::Guard guard(d.get());
+    if (firstStart)
+        Q_EMIT started();
+    if (!guard.destroyed)
+        Q_EMIT pendingChanged();
+    if (!guard.destroyed && wasActive != isActive())
+        Q_EMIT activeChanged();
+}
+
+detail::JoinAwaiter Scope::join()
+{
+    return detail::JoinAwaiter(d.get(), false);
+}
+
+void Scope::cancel()
+{
+    if (QThread::currentThread() != thread()) {
+        QMetaObject::invokeMethod(this, &Scope::cancel, Qt::QueuedConnection);
+        return;
+    }
+    QList<QPointer<Scope>> notify;
+    d->markCancelled(notify);
+    detail::ScopePrivate::emitCancelled(notify);
+}
+
+QVariantList Scope::results() const
+{
+    auto sorted = d->m_results;
+    std::sort(sorted.begin(), sorted.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+    QVariantList list;
+    list.reserve(qsizetype(sorted.size()));
+    for (auto &entry : sorted)
+        list.append(entry.second);
+    return list;
+}
+
+QList<std::exception_ptr> Scope::errors() const
+{
+    d->m_errorsObserved = true;
+    return d->m_errors;
+}
+
+QStringList Scope::errorMessages() const
+{
+    d->m_errorsObserved = true;
+    QStringList messages;
+    for (const auto &error : d->m_errors)
+        messages.append(detail::describeException(error));
+    return messages;
+}
+
+QString Scope::name() const
+{
+    return d->options.name;
+}
+
+void Scope::setName(const QString &name)
+{
+    if (d->options.name == name)
+        return;
+    d->options.name = name;
+    Q_EMIT nameChanged();
+}
+
+int Scope::maxConcurrency() const
+{
+    return d->options.maxConcurrency;
+}
+
+void Scope::setMaxConcurrency(int limit)
+{
+    if (limit < 0)
+        throw InvalidArgument(QStringLiteral("maxConcurrency must be >= 0 (0 = unlimited), got %1").arg(limit));
+    if (d->options.maxConcurrency == limit)
+        return;
+    d->options.maxConcurrency = limit;
+    d->pumpQueue();
+    Q_EMIT maxConcurrencyChanged();
+}
+
+std::optional<std::chrono::milliseconds> Scope::timeout() const
+{
+    return d->options.timeout;
+}
+
+bool Scope::timeoutThrows() const
+{
+    return d->options.timeoutThrows;
+}
+
+bool Scope::isSupervising() const
+{
+    return d->options.supervise;
+}
+
+int Scope::runningCount() const
+{
+    return d->m_running;
+}
+
+int Scope::pendingCount() const
+{
+    return d->m_pending;
+}
+
+bool Scope::isActive() const
+{
+    return d->liveCount() > 0;
+}
+
+bool Scope::isStarted() const
+{
+    return d->m_started;
+}
+
+bool Scope::isCancelled() const
+{
+    return d->m_cancelled;
+}
+
+bool Scope::isTimedOut() const
+{
+    return d->m_timedOut;
+}
+
+bool Scope::isFinished() const
+{
+    return d->m_finished;
+}
+
+Scope *Scope::parentScope() const
+{
+    if (d->parentScope)
+        return d->parentScope->q;
+    if (d->parentTask && d->parentTask->scope)
+        return d->parentTask->scope->q;
+    return nullptr;
+}
+
+} // namespace QAyo
+
+namespace QAyo::detail {
+// TaskRecord::requestCancel lives here: it needs the scope internals.
+void TaskRecord::requestCancel() noexcept
+{
+    const State current = state.load(std::memory_order_relaxed);
+    if (current == State::Done)
+        return;
+    if (current == State::Queued) {
+        if (scope)
+            scope->dropQueued(this);
+        return;
+    }
+    QList<QPointer<Scope>> notify;
+    ScopePrivate::markRecordCancelled(this, notify);
+    ScopePrivate::emitCancelled(notify);
+}
+} // namespace QAyo::detail

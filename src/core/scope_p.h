@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <QAyo/scope.h>
+
+#include <QPointer>
+
+#include <deque>
+#include <utility>
+#include <vector>
+
+namespace QAyo::detail {
+
+//! The state behind a Scope. Lives on the scope's thread; see docs/decisions.md for the model.
+class ScopePrivate
+{
+public:
+    ScopePrivate(Scope *q, const ScopeOptions &options);
+
+    // --- spawn -> queue -> start -> finish -> join
+    void enqueue(TaskRecord *record, Scope::SpawnKind kind);
+    static void runStart(TaskRecord *record) noexcept;
+    void taskDone(TaskRecord *record) noexcept;
+    void dropQueued(TaskRecord *record) noexcept;
+    void pumpQueue() noexcept;
+    void ensureStarted();
+    void checkJoin() noexcept;
+    void finish();
+
+    // --- cancellation
+    //! Marks this scope and everything below it cancelled and wakes the suspended tasks; runs
+    //! no user code. The scopes whose signals must be emitted are appended to \a notify.
+    void markCancelled(QList<QPointer<Scope>> &notify) noexcept;
+    static void markRecordCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept;
+    static void emitCancelled(const QList<QPointer<Scope>> &notify);
+    void timeoutFired();
+
+    // --- destruction
+    void destroyTasks() noexcept;
+    void releaseJoinersOfDestroyedScope() noexcept;
+
+    // --- tree
+    void attachTo(ScopePrivate **listHead) noexcept;
+    void detach() noexcept;
+    bool isWithin(const TaskRecord *record) const noexcept;
+
+    int liveCount() const noexcept { return m_pending + m_running; }
+    void recordError(std::exception_ptr error);
+
+    //! Set on the stack around code that emits signals: a slot may delete the scope.
+    struct Guard
+    {
+        explicit Guard(ScopePrivate *d) : d(d), previous(d->m_guards) { d->m_guards = this; }
+        ~Guard()
+        {
+            if (!destroyed)
+                d->m_guards = previous;
+        }
+        ScopePrivate *d;
+        Guard *previous;
+        bool destroyed = false;
+    };
+
+    struct TimeoutEntry : DeadlineEntry
+    {
+        TimeoutEntry() : DeadlineEntry(&TimeoutEntry::fired) {}
+        static void fired(DeadlineEntry *entry) noexcept;
+        ScopePrivate *d = nullptr;
+    };
+    struct FinishNode : ReadyNode
+    {
+        FinishNode() : ReadyNode(&FinishNode::run) {}
+        static void run(ReadyNode *node) noexcept;
+        ScopePrivate *d = nullptr;
+    };
+
+    Scope *q;
+    ScopeOptions options;
+
+    // tree: a scope hangs either below a task (block form) or below a scope (QObject parent)
+    TaskRecord *parentTask = nullptr;
+    ScopePrivate *parentScope = nullptr;
+    ScopePrivate **ownerList = nullptr;
+    ScopePrivate *prevSibling = nullptr;
+    ScopePrivate *nextSibling = nullptr;
+    ScopePrivate *firstChild = nullptr;
+
+    // tasks: every record not yet done, in spawn order
+    TaskRecord *firstTask = nullptr;
+    TaskRecord *lastTask = nullptr;
+    std::deque<TaskRecord *> m_waitingForSlot;
+    int m_pending = 0;
+    int m_running = 0;
+    int m_inFlight = 0; // counted tasks posted to start or running
+    quint64 m_nextSequence = 0;
+
+    std::vector<JoinAwaiter *> m_joiners;
+    QList<std::exception_ptr> m_errors;
+    std::vector<std::pair<quint64, QVariant>> m_results;
+    TimeoutEntry m_timeout;
+    FinishNode m_finishNode;
+    Guard *m_guards = nullptr;
+
+    bool m_started = false;
+    bool m_cancelled = false;
+    bool m_timedOut = false;
+    bool m_joinRequested = false;
+    bool m_finished = false;
+    bool m_dying = false;
+    bool m_errorsObserved = false;
+};
+
+} // namespace QAyo::detail

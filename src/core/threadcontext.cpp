@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: MIT
+#include "threadcontext_p.h"
+#include "logging_p.h"
+
+#include <QCoreApplication>
+
+#include <memory>
+
+namespace QAyo::detail {
+
+namespace {
+// One event type for every thread's "drain the ready queue" event.
+const QEvent::Type DrainEvent = static_cast<QEvent::Type>(QEvent::registerEventType());
+
+thread_local std::unique_ptr<ThreadContext> tlsContext;
+} // namespace
+
+ThreadContext *ThreadContext::current()
+{
+    ThreadContext *context = tlsContext.get();
+    if (Q_UNLIKELY(!context)) {
+        tlsContext = std::make_unique<ThreadContext>();
+        context = tlsContext.get();
+        // The main thread's context goes with the application object rather than at static
+        // destruction time, when Qt's own globals may be gone already.
+        if (QCoreApplication::instance() && QCoreApplication::instance()->thread() == context->thread())
+            qAddPostRoutine([] { tlsContext.reset(); });
+    }
+    return context;
+}
+
+ThreadContext::ThreadContext()
+{
+    m_ready.prev = m_ready.next = &m_ready;
+}
+
+ThreadContext::~ThreadContext()
+{
+    // Whatever still waits here (frames leaked on purpose, e.g. orphaned by a dying program) must
+    // not keep pointers into this object.
+    while (m_ready.next != &m_ready)
+        m_ready.next->unlink();
+    for (DeadlineEntry *entry : m_heap)
+        entry->heapIndex = DeadlineEntry::NotQueued;
+    m_heap.clear();
+}
+
+// --- ready queue -------------------------------------------------------------------------------
+
+void ThreadContext::post(ReadyNode *node) noexcept
+{
+    if (node->isQueued())
+        return;
+    node->prev = m_ready.prev;
+    node->next = &m_ready;
+    m_ready.prev->next = node;
+    m_ready.prev = node;
+    if (!m_eventPosted) {
+        m_eventPosted = true;
+        QCoreApplication::postEvent(this, new QEvent(DrainEvent));
+    }
+}
+
+bool ThreadContext::event(QEvent *event)
+{
+    if (event->type() != DrainEvent)
+        return QObject::event(event);
+    drain();
+    return true;
+}
+
+void ThreadContext::drain()
+{
+    m_eventPosted = false;
+    if (isReadyQueueEmpty())
+        return;
+    // Take the whole queue as one batch. Work posted while the batch runs goes to the next
+    // batch, i.e. the next event: a task that keeps hopping cannot starve the event loop.
+    ReadyNode batch(nullptr);
+    batch.next = m_ready.next;
+    batch.prev = m_ready.prev;
+    batch.next->prev = &batch;
+    batch.prev->next = &batch;
+    m_ready.next = m_ready.prev = &m_ready;
+
+    while (batch.next != &batch) {
+        ReadyNode *node = batch.next;
+        node->unlink();
+        node->run(node); // may post, unlink or destroy other nodes of the batch: fine
+    }
+    batch.prev = batch.next = nullptr;
+    if (!isReadyQueueEmpty() && !m_eventPosted) {
+        m_eventPosted = true;
+        QCoreApplication::postEvent(this, new QEvent(DrainEvent));
+    }
+}
+
+// --- deadline heap -----------------------------------------------------------------------------
+
+void ThreadContext::arm(DeadlineEntry *entry, TimePoint due) noexcept
+{
+    entry->due = due;
+    entry->sequence = m_nextSequence++;
+    if (entry->isQueued()) {
+        siftUp(entry->heapIndex);
+        siftDown(entry->heapIndex);
+    } else {
+        m_heap.push_back(entry);
+        entry->heapIndex = m_heap.size() - 1;
+        siftUp(entry->heapIndex);
+    }
+    if (m_heap.front() == entry)
+        wakeClock();
+}
+
+void ThreadContext::remove(DeadlineEntry *entry) noexcept
+{
+    const std::size_t index = entry->heapIndex;
+    entry->heapIndex = DeadlineEntry::NotQueued;
+    DeadlineEntry *last = m_heap.back();
+    m_heap.pop_back();
+    if (last != entry) {
+        place(index, last);
+        siftUp(index);
+        siftDown(last->heapIndex);
+    }
+    // The clock is not re-armed: if it fires for a removed deadline it finds nothing due and
+    // arms for the next one. Re-arming on every cancel would cost a timer restart each.
+}
+
+void ThreadContext::processDue() noexcept
+{
+    const TimePoint now = m_clock->now();
+    while (!m_heap.empty() && m_heap.front()->due <= now) {
+        DeadlineEntry *entry = m_heap.front();
+        remove(entry);
+        entry->fire(entry);
+    }
+    wakeClock();
+}
+
+void ThreadContext::wakeClock() noexcept
+{
+    m_clock->wakeUpAt(earliest());
+}
+
+void ThreadContext::install(Clock *clock)
+{
+    m_clock = clock ? clock : &m_realClock;
+    wakeClock();
+}
+
+void ThreadContext::siftUp(std::size_t index) noexcept
+{
+    DeadlineEntry *entry = m_heap[index];
+    while (index > 0) {
+        const std::size_t parent = (index - 1) / 2;
+        if (!before(entry, m_heap[parent]))
+            break;
+        place(index, m_heap[parent]);
+        index = parent;
+    }
+    place(index, entry);
+}
+
+void ThreadContext::siftDown(std::size_t index) noexcept
+{
+    const std::size_t size = m_heap.size();
+    DeadlineEntry *entry = m_heap[index];
+    for (;;) {
+        std::size_t child = 2 * index + 1;
+        if (child >= size)
+            break;
+        if (child + 1 < size && before(m_heap[child + 1], m_heap[child]))
+            ++child;
+        if (!before(m_heap[child], entry))
+            break;
+        place(index, m_heap[child]);
+        index = child;
+    }
+    place(index, entry);
+}
+
+// --- real clock --------------------------------------------------------------------------------
+
+RealClock::RealClock()
+{
+    m_timer.setSingleShot(true);
+    m_timer.setTimerType(Qt::PreciseTimer);
+    QObject::connect(&m_timer, &QTimer::timeout, this, [this] {
+        m_armedFor = TimePoint::max();
+        processDueDeadlines();
+    });
+}
+
+void RealClock::wakeUpAt(TimePoint due)
+{
+    if (due == TimePoint::max() || (m_timer.isActive() && m_armedFor <= due))
+        return; // an earlier (or equal) wake-up is armed already
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(due - now());
+    m_armedFor = due;
+    m_timer.start(std::max(wait, std::chrono::milliseconds(0)));
+}
+
+} // namespace QAyo::detail
+
+// --- public entry points -----------------------------------------------------------------------
+
+namespace QAyo {
+
+Clock::~Clock() = default;
+
+Clock *Clock::current()
+{
+    return detail::ThreadContext::current()->clock();
+}
+
+void Clock::install(Clock *clock)
+{
+    detail::ThreadContext::current()->install(clock);
+}
+
+Clock::TimePoint Clock::nextDeadline()
+{
+    return detail::ThreadContext::current()->earliest();
+}
+
+int Clock::pendingDeadlines()
+{
+    return detail::ThreadContext::current()->pendingDeadlines();
+}
+
+void Clock::processDueDeadlines()
+{
+    detail::ThreadContext::current()->processDue();
+}
+
+namespace detail {
+
+void postReady(ReadyNode *node) noexcept
+{
+    ThreadContext::current()->post(node);
+}
+
+void DeadlineEntry::arm(TimePoint due) noexcept
+{
+    ThreadContext::current()->arm(this, due);
+}
+
+void DeadlineEntry::cancel() noexcept
+{
+    if (isQueued())
+        ThreadContext::current()->remove(this);
+}
+
+void SleepAwaiter::await_suspend(std::coroutine_handle<> h) noexcept
+{
+    m_waiting = h;
+    if (m_duration <= Clock::Duration::zero()) {
+        wake();
+        return;
+    }
+    ThreadContext *context = ThreadContext::current();
+    context->arm(this, context->clock()->now() + m_duration);
+}
+
+void SleepAwaiter::cancelRequested() noexcept
+{
+    if (DeadlineEntry::isQueued()) {
+        DeadlineEntry::cancel();
+        wake();
+    }
+}
+
+void SleepAwaiter::fired(DeadlineEntry *entry) noexcept
+{
+    static_cast<SleepAwaiter *>(entry)->wake();
+}
+
+} // namespace detail
+} // namespace QAyo

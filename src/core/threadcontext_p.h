@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The per-thread machinery: the ready queue (drained in batches by one posted event) and the
+// deadline heap (one timer, armed by the thread's Clock for the earliest deadline).
+
+#include <QAyo/clock.h>
+#include <QAyo/detail/scheduling.h>
+
+#include <QEvent>
+#include <QObject>
+#include <QTimer>
+
+#include <vector>
+
+namespace QAyo::detail {
+
+//! The default clock: std::chrono::steady_clock and one Qt::PreciseTimer.
+class RealClock final : public QObject, public Clock
+{
+public:
+    RealClock();
+    TimePoint now() const override { return std::chrono::steady_clock::now(); }
+
+protected:
+    void wakeUpAt(TimePoint due) override;
+
+private:
+    QTimer m_timer;
+    TimePoint m_armedFor = TimePoint::max();
+};
+
+class ThreadContext final : public QObject
+{
+public:
+    //! The calling thread's context, created on first use and destroyed when the thread ends.
+    static ThreadContext *current();
+
+    ThreadContext();
+    ~ThreadContext() override;
+
+    // --- ready queue ---
+    void post(ReadyNode *node) noexcept;
+    bool event(QEvent *event) override;
+
+    // --- deadlines ---
+    void arm(DeadlineEntry *entry, TimePoint due) noexcept;
+    void remove(DeadlineEntry *entry) noexcept;
+    void processDue() noexcept;
+    TimePoint earliest() const noexcept { return m_heap.empty() ? TimePoint::max() : m_heap.front()->due; }
+    int pendingDeadlines() const noexcept { return int(m_heap.size()); }
+    Clock *clock() const noexcept { return m_clock; }
+    void install(Clock *clock);
+    //! True if nothing waits in the ready queue (the virtual clock's autojump asks).
+    bool isReadyQueueEmpty() const noexcept { return m_ready.next == &m_ready; }
+
+private:
+    void drain();
+    void siftUp(std::size_t index) noexcept;
+    void siftDown(std::size_t index) noexcept;
+    void place(std::size_t index, DeadlineEntry *entry) noexcept
+    {
+        m_heap[index] = entry;
+        entry->heapIndex = index;
+    }
+    static bool before(const DeadlineEntry *a, const DeadlineEntry *b) noexcept
+    {
+        return a->due < b->due || (a->due == b->due && a->sequence < b->sequence);
+    }
+    void wakeClock() noexcept;
+
+    ReadyNode m_ready{nullptr}; // sentinel of the circular ready list
+    bool m_eventPosted = false;
+    std::vector<DeadlineEntry *> m_heap;
+    std::uint64_t m_nextSequence = 0;
+    RealClock m_realClock;
+    Clock *m_clock = &m_realClock;
+};
+
+} // namespace QAyo::detail
