@@ -5,5 +5,6 @@
 #include <QAyo/clock.h>
 #include <QAyo/errors.h>
 #include <QAyo/handle.h>
+#include <QAyo/runner.h>
 #include <QAyo/scope.h>
 #include <QAyo/task.h>

@@ -34,13 +34,13 @@ struct ScopeOptions
     //! How many tasks may run at once; 0 means unlimited. Negative: InvalidArgument.
     int maxConcurrency = 0;
     //! Cancel everything this long after the scope starts. Negative: InvalidArgument.
-    std::optional<std::chrono::milliseconds> timeout;
+    std::optional<std::chrono::milliseconds> timeout = std::nullopt;
     //! On timeout, make the join throw TimeoutError instead of returning normally.
     bool timeoutThrows = false;
     //! Supervisor mode: a failing task does not cancel its siblings; errors are only recorded.
     bool supervise = false;
     //! A name for logs, errors and tree dumps.
-    QString name;
+    QString name = {};
     //! Keep the results of non-void tasks for results() (costs one QVariant per task).
     bool collectResults = true;
 };
