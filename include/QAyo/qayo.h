@@ -2,9 +2,11 @@
 #pragma once
 
 //! Umbrella header: everything of QAyo::Core.
+#include <QAyo/cancellation.h>
 #include <QAyo/clock.h>
 #include <QAyo/errors.h>
 #include <QAyo/handle.h>
 #include <QAyo/runner.h>
 #include <QAyo/scope.h>
+#include <QAyo/signal.h>
 #include <QAyo/task.h>

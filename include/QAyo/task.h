@@ -64,7 +64,7 @@ public:
     {
         if (!m_child)
             throw InvalidArgument(QStringLiteral("task: cannot co_await an empty (moved-from) QAyo::Task"));
-        if (m_record && m_record->cancelRequested) {
+        if (m_record && m_record->isCancelled()) {
             m_cancelledBefore = true;
             return true;
         }
@@ -82,12 +82,12 @@ public:
     T await_resume()
     {
         if (m_cancelledBefore)
-            throw Cancelled{};
+            m_record->throwCancelled();
         auto &promise = m_child.promise();
         if (promise.m_exception)
             std::rethrow_exception(promise.m_exception); // errors beat cancellation
-        if (m_record && m_record->cancelRequested)
-            throw Cancelled{};
+        if (m_record && m_record->isCancelled())
+            m_record->throwCancelled();
         if constexpr (!std::is_void_v<T>)
             return std::move(*promise.m_value);
     }
@@ -115,6 +115,9 @@ public:
             return InlineTaskAwaiter<U>(awaitable.m_handle, m_record);
         } else if constexpr (std::is_same_v<Raw, CurrentRecordRequest>) {
             return CurrentRecordAwaiter{m_record};
+        } else if constexpr (requires { std::forward<A>(awaitable).qayoAwait(*this); }) {
+            // QAyo's own awaitable requests (shield, cancellable, ...) build their awaiter.
+            return std::forward<A>(awaitable).qayoAwait(*this);
         } else {
             using Aw = StoredAwaiter<decltype(toAwaiter(std::forward<A>(awaitable)))>;
             if constexpr (CancellationAware<Aw>) {

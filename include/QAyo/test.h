@@ -40,6 +40,7 @@ T run(Task<T> task, std::chrono::milliseconds deadline = std::chrono::seconds(10
     }
     // Let the scope settle (its signals and counters) before it goes out of scope.
     detail::spinUntil([&] { return !scope.isActive(); }, std::chrono::milliseconds(1000));
+    static_cast<void>(scope.errors()); // observed: result() rethrows the task's error
     return handle.result();
 }
 

@@ -3,6 +3,7 @@
 #include <QAyo/handle.h>
 
 #include "errors_p.h"
+#include "logging_p.h"
 #include "scope_p.h"
 
 namespace QAyo::detail {
@@ -84,6 +85,18 @@ void TaskRecord::removeWaiter(CompletionWaiter *waiter) noexcept
         waiter->nextWaiter->prevWaiter = waiter->prevWaiter;
     waiter->prevWaiter = waiter->nextWaiter = nullptr;
     waiter->isWaiting = false;
+}
+
+void TaskRecord::throwCancelled()
+{
+    if (cancelDeliveries < 2 && ++cancelDeliveries == 2) {
+        qCWarning(lcCancel).noquote()
+            << "task" << displayName()
+            << "caught QAyo::Cancelled and awaited again after its scope was cancelled."
+            << "Cancellation is level-triggered: let Cancelled propagate (rethrow it), and run"
+            << "awaiting cleanup inside QAyo::shield().";
+    }
+    throw Cancelled{};
 }
 
 QString TaskRecord::displayName() const

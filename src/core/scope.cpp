@@ -345,6 +345,8 @@ void ScopePrivate::markCancelled(QList<QPointer<Scope>> &notify) noexcept
 void ScopePrivate::markRecordCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept
 {
     record->cancelRequested = true;
+    if (record->shieldDepth > 0)
+        return; // delivered when the shield ends (QAyo::shield)
     for (ScopePrivate *child = record->firstChildScope; child; child = child->nextSibling)
         child->markCancelled(notify);
     if (record->hook)
@@ -411,7 +413,7 @@ void ScopePrivate::destroyTasks() noexcept
             continue;
         }
         r->scope = nullptr;
-        if (r->hook) {
+        if (r->hook && !r->suspendedForeign) {
             // Suspended on one of QAyo's own awaiters: destroying the frame runs the
             // destructors of its locals, and each awaiter unhooks itself from the ready queue,
             // the deadline heap or whatever it waited on. Nothing will ever resume it.
@@ -426,6 +428,8 @@ void ScopePrivate::destroyTasks() noexcept
             // destroyed under its feet. It is orphaned: cancelled, detached from this scope,
             // and it frees itself when it completes (its next checkpoint throws Cancelled).
             qCDebug(lcCancel) << "orphaning" << r->displayName() << "of destroyed scope" << scopeLabel(this);
+            if (r->hook)
+                r->hook->cancelRequested(); // e.g. QAyo::cancellable's onCancel: make it end soon
         }
     }
     m_waitingForSlot.clear();
@@ -561,7 +565,7 @@ Scope::Scope(const ScopeOptions &options, detail::TaskRecord *parentTask) : QObj
     if (parentTask) {
         d->attachTo(&parentTask->firstChildScope);
         d->parentTask = parentTask;
-        d->m_cancelled = parentTask->cancelRequested;
+        d->m_cancelled = parentTask->isCancelled();
     }
 }
 

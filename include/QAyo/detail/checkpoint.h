@@ -81,7 +81,7 @@ public:
         bool waitThroughCancel = false;
         if constexpr (requires { m_awaiter.waitsThroughCancel(); })
             waitThroughCancel = m_awaiter.waitsThroughCancel();
-        if (m_record && m_record->cancelRequested && !waitThroughCancel) {
+        if (m_record && m_record->isCancelled() && !waitThroughCancel) {
             m_cancelledBefore = true;
             return true;
         }
@@ -89,24 +89,29 @@ public:
     }
 
     template<typename Promise>
-    void await_suspend(std::coroutine_handle<Promise> h)
+    auto await_suspend(std::coroutine_handle<Promise> h)
     {
-        if (m_record)
+        if (m_record) {
             m_record->hook = &m_awaiter;
-        // QAyo's own awaiters return void and run no user code while suspending.
-        m_awaiter.await_suspend(h);
+            if constexpr (requires { Aw::isForeign; })
+                m_record->suspendedForeign = true; // someone else holds the handle too
+        }
+        // QAyo's own awaiters run no user code while suspending; after this call only locals
+        // may be touched (a wrapped foreign awaiter may have resumed the coroutine already).
+        return m_awaiter.await_suspend(h);
     }
 
     decltype(auto) await_resume()
     {
         if (m_cancelledBefore)
-            throw Cancelled{};
+            m_record->throwCancelled();
         if (m_record) {
             m_record->hook = nullptr;
-            if (m_record->cancelRequested) {
+            m_record->suspendedForeign = false;
+            if (m_record->isCancelled()) {
                 if constexpr (requires { m_awaiter.rethrowFailure(); })
                     m_awaiter.rethrowFailure(); // errors beat cancellation
-                throw Cancelled{};
+                m_record->throwCancelled();
             }
         }
         return m_awaiter.await_resume();
@@ -132,7 +137,7 @@ public:
 
     bool await_ready()
     {
-        if (CheckBefore && m_record && m_record->cancelRequested) {
+        if (CheckBefore && m_record && m_record->isCancelled()) {
             m_cancelledBefore = true;
             return true;
         }
@@ -161,14 +166,14 @@ public:
     decltype(auto) await_resume()
     {
         if (m_cancelledBefore)
-            throw Cancelled{};
+            m_record->throwCancelled();
         if (m_record) {
             m_record->suspendedForeign = false;
-            if (m_record->cancelRequested) {
+            if (m_record->isCancelled()) {
                 // Let the awaitable rethrow its own error first (errors beat cancellation);
                 // a value it produced is dropped.
                 static_cast<void>(m_awaiter.await_resume());
-                throw Cancelled{};
+                m_record->throwCancelled();
             }
         }
         return m_awaiter.await_resume();

@@ -75,6 +75,11 @@ public:
             delete this;
     }
 
+    //! True if the task's checkpoints must throw Cancelled now (cancelled and not shielded).
+    bool isCancelled() const noexcept { return cancelRequested && shieldDepth == 0; }
+    //! Throws Cancelled from a checkpoint; warns once if the task swallowed an earlier one.
+    [[noreturn]] void throwCancelled();
+
     //! Cancels this task (and the scopes created inside it); wakes it if it is suspended on a
     //! cancellation-aware await. Level-triggered: stays cancelled until the task ends.
     void requestCancel() noexcept;
@@ -116,6 +121,8 @@ public:
     std::atomic<State> state{State::Queued};
     Outcome outcome = Outcome::Pending;
     bool cancelRequested = false;
+    quint16 shieldDepth = 0;             // > 0 while inside QAyo::shield(): cancellation waits
+    quint8 cancelDeliveries = 0;         // Cancelled thrown at checkpoints (diagnostics)
     bool suspendedForeign = false;       // suspended on an awaitable QAyo cannot interrupt
     bool exempt = false;                 // a block scope's body: no result in results()
     bool counted = true;                 // counts against maxConcurrency

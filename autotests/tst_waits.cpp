@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+// The cancellation toolkit: shield, cancellable, withTimeout/withTimeoutOr and QAyo::signal.
+#include <QAyo/QAyo>
+#include <QAyo/Test>
+
+#include <QSignalSpy>
+#include <QTest>
+#include <QTimer>
+
+#include <qcoro/qcorotimer.h>
+
+using namespace std::chrono_literals;
+
+namespace {
+class Emitter : public QObject
+{
+    Q_OBJECT
+public:
+    using QObject::QObject;
+Q_SIGNALS:
+    void nothing();
+    void one(int value);
+    void two(int value, const QString &text);
+};
+
+int receiversOf(const QObject *object, const char *signal)
+{
+    struct Peek : QObject
+    {
+        int count(const char *s) const { return receivers(s); }
+    };
+    return static_cast<const Peek *>(object)->count(signal);
+}
+} // namespace
+
+class WaitsTest : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void signalReturnsArguments()
+    {
+        Emitter emitter;
+        QTimer::singleShot(1ms, &emitter, [&] { Q_EMIT emitter.two(7, QStringLiteral("seven")); });
+        auto body = [&]() -> QAyo::Task<std::tuple<int, QString>> {
+            co_return co_await QAyo::signal(&emitter, &Emitter::two);
+        };
+        const auto [value, text] = QAyo::Test::run(body());
+        QCOMPARE(value, 7);
+        QCOMPARE(text, QStringLiteral("seven"));
+        QCOMPARE(receiversOf(&emitter, SIGNAL(two(int, QString))), 0);
+    }
+
+    void signalSingleAndVoid()
+    {
+        Emitter emitter;
+        QTimer::singleShot(1ms, &emitter, [&] { Q_EMIT emitter.nothing(); });
+        QTimer::singleShot(2ms, &emitter, [&] { Q_EMIT emitter.one(3); });
+        auto body = [&]() -> QAyo::Task<int> {
+            co_await QAyo::signal(&emitter, &Emitter::nothing);
+            co_return co_await QAyo::signal(&emitter, &Emitter::one);
+        };
+        QCOMPARE(QAyo::Test::run(body()), 3);
+    }
+
+    void signalCancelledWakesAtOnceAndDisconnects()
+    {
+        Emitter emitter;
+        QAyo::Scope scope;
+        bool cancelled = false;
+        scope.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await QAyo::signal(&emitter, &Emitter::one);
+            } catch (const QAyo::Cancelled &) {
+                cancelled = true;
+                throw;
+            }
+        });
+        QTRY_COMPARE(scope.runningCount(), 1);
+        QCOMPARE(receiversOf(&emitter, SIGNAL(one(int))), 1);
+        QCOMPARE(receiversOf(&emitter, SIGNAL(destroyed(QObject *))), 1);
+        scope.cancel();
+        QTRY_VERIFY(cancelled);
+        QCOMPARE(receiversOf(&emitter, SIGNAL(one(int))), 0);
+        QCOMPARE(receiversOf(&emitter, SIGNAL(destroyed(QObject *))), 0);
+    }
+
+    void signalObjectDestroyedIsAnError()
+    {
+        auto *emitter = new Emitter;
+        QTimer::singleShot(1ms, emitter, [emitter] { delete emitter; });
+        QString message;
+        auto body = [&]() -> QAyo::Task<> {
+            try {
+                co_await QAyo::signal(emitter, &Emitter::one);
+            } catch (const QAyo::ObjectDestroyedError &e) {
+                message = e.message();
+            }
+        };
+        QAyo::Test::run(body());
+        QVERIFY(message.contains(QStringLiteral("destroyed")));
+    }
+
+    void signalWithTimeout()
+    {
+        Emitter emitter;
+        auto body = [&]() -> QAyo::Task<bool> {
+            auto value = co_await QAyo::signal(&emitter, &Emitter::one, 5ms);
+            co_return value.has_value();
+        };
+        QCOMPARE(QAyo::Test::run(body()), false);
+        QCOMPARE(receiversOf(&emitter, SIGNAL(one(int))), 0);
+        QCOMPARE(QAyo::Clock::pendingDeadlines(), 0);
+    }
+
+    void nullObjectIsRejected()
+    {
+        auto body = []() -> QAyo::Task<> { co_await QAyo::signal(static_cast<Emitter *>(nullptr), &Emitter::one); };
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidArgument, QAyo::Test::run(body()));
+    }
+
+    void shieldRunsToItsEndThenDeliversCancel()
+    {
+        QAyo::Scope scope;
+        QStringList log;
+        scope.asap([&]() -> QAyo::Task<> {
+            bool cancelled = false;
+            try {
+                co_await QAyo::sleep(1h);
+            } catch (const QAyo::Cancelled &) {
+                cancelled = true;
+            }
+            if (cancelled) {
+                auto cleanup = [&]() -> QAyo::Task<> {
+                    co_await QAyo::sleep(5ms); // would throw at once without the shield
+                    log << QStringLiteral("cleanup done");
+                };
+                co_await QAyo::shield(cleanup()); // then the cancellation is delivered again
+                log << QStringLiteral("not reached");
+            }
+        });
+        QTRY_COMPARE(scope.runningCount(), 1);
+        scope.cancel();
+        QTRY_COMPARE(scope.runningCount(), 0);
+        QCOMPARE(log, QStringList{QStringLiteral("cleanup done")});
+    }
+
+    void shieldDeliversCancelRightAfter()
+    {
+        QAyo::Scope scope;
+        QStringList log;
+        scope.asap([&]() -> QAyo::Task<> {
+            auto inner = [&]() -> QAyo::Task<> {
+                co_await QAyo::sleep(20ms); // a cancel arriving now waits for the shield
+                log << QStringLiteral("inner done");
+            };
+            co_await QAyo::shield(inner());
+            log << QStringLiteral("after shield");
+        });
+        QTRY_COMPARE(scope.runningCount(), 1);
+        scope.cancel();
+        QTRY_COMPARE(scope.runningCount(), 0);
+        QCOMPARE(log, QStringList{QStringLiteral("inner done")});
+    }
+
+    void withTimeoutReturnsValueOrThrows()
+    {
+        auto quick = []() -> QAyo::Task<int> {
+            co_await QAyo::sleep(1ms);
+            co_return 5;
+        };
+        auto slow = []() -> QAyo::Task<int> {
+            co_await QAyo::sleep(1h);
+            co_return 6;
+        };
+        auto body = [&]() -> QAyo::Task<int> {
+            const int a = co_await QAyo::withTimeout(1s, quick());
+            try {
+                co_await QAyo::withTimeout(10ms, slow());
+            } catch (const QAyo::TimeoutError &) {
+                co_return a + 100;
+            }
+            co_return a;
+        };
+        QCOMPARE(QAyo::Test::run(body(), 5s), 105);
+    }
+
+    void withTimeoutOrGivesEmptyOptional()
+    {
+        auto slow = []() -> QAyo::Task<int> {
+            co_await QAyo::sleep(1h);
+            co_return 6;
+        };
+        auto body = [&]() -> QAyo::Task<int> {
+            auto missing = co_await QAyo::withTimeoutOr(10ms, slow());
+            auto present = co_await QAyo::withTimeoutOr(1s, QAyo::sleep(1ms));
+            co_return (missing ? 1 : 0) + (present ? 10 : 0);
+        };
+        QCOMPARE(QAyo::Test::run(body(), 5s), 10);
+    }
+
+    void nestedWithTimeout()
+    {
+        auto body = []() -> QAyo::Task<QString> {
+            try {
+                co_await QAyo::withTimeout(1s, QAyo::withTimeout(10ms, QAyo::sleep(1h)));
+            } catch (const QAyo::TimeoutError &e) {
+                co_return e.message();
+            }
+            co_return QString();
+        };
+        QVERIFY(QAyo::Test::run(body(), 5s).contains(QStringLiteral("10 ms")));
+    }
+
+    void cancellableRunsOnCancelThenDelivers()
+    {
+        QAyo::Scope scope;
+        QTimer timer;
+        timer.setSingleShot(true);
+        timer.start(1h);
+        bool onCancelRan = false;
+        bool cancelled = false;
+        scope.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await QAyo::cancellable(&timer, [&] {
+                    onCancelRan = true;
+                    timer.start(0ms); // make the foreign wait complete now
+                });
+            } catch (const QAyo::Cancelled &) {
+                cancelled = true;
+                throw;
+            }
+        });
+        QTRY_COMPARE(scope.runningCount(), 1);
+        scope.cancel();
+        QTRY_VERIFY(cancelled);
+        QVERIFY(onCancelRan);
+    }
+
+    void swallowedCancelIsReportedOnce()
+    {
+        QAyo::Scope scope({.name = QStringLiteral("stubborn")});
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("caught QAyo::Cancelled and awaited again")));
+        int swallowed = 0;
+        scope.asap([&]() -> QAyo::Task<> {
+            for (int i = 0; i < 3; ++i) {
+                try {
+                    co_await QAyo::sleep(1h);
+                } catch (const QAyo::Cancelled &) {
+                    ++swallowed; // wrong on purpose
+                }
+            }
+        });
+        QTRY_COMPARE(scope.runningCount(), 1);
+        scope.cancel();
+        QTRY_COMPARE(scope.runningCount(), 0);
+        QCOMPARE(swallowed, 3);
+    }
+};
+
+QTEST_GUILESS_MAIN(WaitsTest)
+#include "tst_waits.moc"
