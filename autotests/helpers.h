@@ -6,7 +6,11 @@
 #include <QAyo/QAyo>
 #include <QAyo/Test>
 
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QEventLoop>
 #include <QString>
+#include <QTimer>
 
 #include <chrono>
 #include <exception>
@@ -17,15 +21,30 @@ namespace TestHelpers {
 using namespace std::chrono_literals;
 
 //! Spins the event loop until \a done returns true; false if \a deadline (real time) passes.
+/*!
+ * Checks \a done after every batch of events and blocks while there are none (a timer ends the
+ * wait at the deadline). Not QAyo::Test::detail::spinUntil: that one passes a time limit to
+ * processEvents(), which then drops WaitForMoreEvents (a busy loop) and, while a task keeps
+ * the loop busy (e.g. a checkpoint loop), does not return to check \a done before the deadline.
+ */
 inline bool spinUntil(const std::function<bool()> &done, std::chrono::milliseconds deadline = 3s)
 {
-    return QAyo::Test::detail::spinUntil(done, deadline);
+    QDeadlineTimer timer(deadline);
+    QTimer wakeUp;
+    wakeUp.setSingleShot(true);
+    wakeUp.start(deadline);
+    while (!done()) {
+        if (timer.hasExpired())
+            return false;
+        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents);
+    }
+    return true;
 }
 
 //! Spins the event loop for \a duration. Only to show that something does *not* happen.
 inline void spinFor(std::chrono::milliseconds duration)
 {
-    QAyo::Test::detail::spinUntil([] { return false; }, duration);
+    spinUntil([] { return false; }, duration);
 }
 
 //! Counts itself in *counter while alive: put one in a coroutine frame to see its locals die.

@@ -1,0 +1,718 @@
+// SPDX-License-Identifier: MIT
+// Cancellation: waking, checkpoints, level triggering, dropped work, propagation to nested
+// scopes, Handle::cancel, cleanup, foreign awaitables, errors versus cancellation.
+#include "helpers.h"
+
+#include <QAyo/QAyo>
+#include <QAyo/Test>
+
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTest>
+#include <QThread>
+#include <QTimer>
+
+#include <qcoro/qcorotimer.h>
+
+#include <memory>
+#include <stdexcept>
+#include <type_traits>
+
+using namespace std::chrono_literals;
+using namespace TestHelpers;
+
+namespace {
+
+QAyo::Task<int> valueAfter(std::chrono::milliseconds delay, int value)
+{
+    co_await QAyo::sleep(delay);
+    co_return value;
+}
+
+QAyo::Task<> markRan(bool *ran)
+{
+    *ran = true;
+    co_return;
+}
+
+//! What a cancelled task awaits after it caught the first Cancelled.
+enum class SecondAwait { Sleep, Checkpoint, InlineTask, Handle, JoinOfOtherScope, ForeignTimer };
+
+//! What a task awaits when its scope is cancelled and the awaited operation fails.
+enum class FailingCleanup { CatchBlockThrows, ForeignAwaitFails, InlineTaskFails };
+
+//! The foreign awaitable a task is suspended on when cancelled.
+enum class Foreign { QTimer, QCoroTask };
+
+} // namespace
+
+Q_DECLARE_METATYPE(SecondAwait)
+Q_DECLARE_METATYPE(FailingCleanup)
+Q_DECLARE_METATYPE(Foreign)
+
+class CancellationTest : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void cancelledIsNotAStdException()
+    {
+        static_assert(!std::is_base_of_v<std::exception, QAyo::Cancelled>,
+                      "catch (const std::exception &) must not swallow a cancellation");
+        QAyo::Scope scope;
+        bool swallowed = false;
+        bool sawCancelled = false;
+        auto h = scope.asap([&]() -> QAyo::Task<> {
+            try {
+                try {
+                    co_await QAyo::sleep(1h);
+                } catch (const std::exception &) {
+                    swallowed = true;
+                }
+            } catch (const QAyo::Cancelled &) {
+                sawCancelled = true;
+                throw;
+            }
+        });
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
+        scope.cancel();
+        QVERIFY(spinUntil([&] { return h.isFinished(); }));
+        QVERIFY(!swallowed);
+        QVERIFY(sawCancelled);
+        QVERIFY(h.isCancelled());
+    }
+
+    void cancelWakesASleepingTaskAtOnce()
+    {
+        QAyo::Scope scope;
+        bool cancelled = false;
+        bool resumedNormally = false;
+        auto h = scope.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await QAyo::sleep(1h);
+                resumedNormally = true;
+            } catch (const QAyo::Cancelled &) {
+                cancelled = true;
+                throw;
+            }
+        });
+        auto body = [&]() -> QAyo::Task<> {
+            co_await QAyo::sleep(5ms); // the sleeper is suspended by now
+            scope.cancel();
+            co_await scope;
+        };
+        QElapsedTimer elapsed;
+        elapsed.start();
+        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QVERIFY2(elapsed.elapsed() < 2000, qPrintable(QString::number(elapsed.elapsed())));
+        QVERIFY(cancelled);
+        QVERIFY(!resumedNormally);
+        QVERIFY(h.isCancelled());
+    }
+
+    void cancelledIsDeliveredAtTheNextCheckpoint()
+    {
+        QAyo::Scope scope;
+        bool ranOnAfterCancel = false;
+        bool passedCheckpoint = false;
+        auto h = scope.asap([&]() -> QAyo::Task<> {
+            co_await QAyo::sleep(1ms);
+            scope.cancel(); // the task cancels its own scope while running
+            ranOnAfterCancel = true; // not an asynchronous exception: the code runs on
+            co_await QAyo::checkpoint();
+            passedCheckpoint = true;
+        });
+        QVERIFY(spinUntil([&] { return h.isFinished(); }));
+        QVERIFY(ranOnAfterCancel);
+        QVERIFY(!passedCheckpoint);
+        QVERIFY(h.isCancelled());
+    }
+
+    void checkpointRaisesWhenCancelled()
+    {
+        QAyo::Scope scope;
+        int iterations = 0;
+        auto h = scope.asap([&iterations]() -> QAyo::Task<> {
+            for (;;) { // a busy loop that never sleeps: only the checkpoint lets cancel in
+                ++iterations;
+                co_await QAyo::checkpoint();
+            }
+        });
+        QVERIFY(spinUntil([&] { return iterations >= 10; }));
+        scope.cancel();
+        QVERIFY(spinUntil([&] { return h.isFinished(); }, 1s));
+        QVERIFY(h.isCancelled());
+    }
+
+    void cancellationIsLevelTriggered_data()
+    {
+        QTest::addColumn<SecondAwait>("second");
+        QTest::newRow("sleep") << SecondAwait::Sleep;
+        QTest::newRow("checkpoint") << SecondAwait::Checkpoint;
+        QTest::newRow("inline QAyo::Task") << SecondAwait::InlineTask;
+        QTest::newRow("handle") << SecondAwait::Handle;
+        QTest::newRow("join of another scope") << SecondAwait::JoinOfOtherScope;
+        QTest::newRow("foreign QTimer") << SecondAwait::ForeignTimer;
+    }
+
+    void cancellationIsLevelTriggered()
+    {
+        QFETCH(SecondAwait, second);
+        QAyo::Scope others; // something to wait for that would take an hour
+        bool dummy = false;
+        auto otherHandle = others.asap(sleepForever(&dummy));
+
+        QAyo::Scope scope;
+        bool firstCancelled = false;
+        bool secondCancelled = false;
+        bool passedSecond = false;
+        bool innerRan = false;
+        auto h = scope.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await QAyo::sleep(1h);
+            } catch (const QAyo::Cancelled &) {
+                firstCancelled = true; // swallowed on purpose: the next await must raise again
+            }
+            try {
+                switch (second) {
+                case SecondAwait::Sleep:
+                    co_await QAyo::sleep(1h);
+                    break;
+                case SecondAwait::Checkpoint:
+                    co_await QAyo::checkpoint();
+                    break;
+                case SecondAwait::InlineTask:
+                    co_await markRan(&innerRan);
+                    break;
+                case SecondAwait::Handle:
+                    co_await otherHandle;
+                    break;
+                case SecondAwait::JoinOfOtherScope:
+                    co_await others;
+                    break;
+                case SecondAwait::ForeignTimer: {
+                    QTimer timer;
+                    timer.setSingleShot(true);
+                    timer.start(1h);
+                    co_await timer;
+                    break;
+                }
+                }
+                passedSecond = true;
+            } catch (const QAyo::Cancelled &) {
+                secondCancelled = true;
+                throw;
+            }
+        });
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
+        scope.cancel();
+        QVERIFY(spinUntil([&] { return h.isFinished(); }, 2s));
+        QVERIFY(firstCancelled);
+        QVERIFY(secondCancelled);
+        QVERIFY(!passedSecond);
+        QVERIFY(!innerRan); // an inline task awaited after the cancel does not even start
+        QVERIFY(h.isCancelled());
+        QVERIFY(!others.isFinished()); // the join was never entered
+        others.cancel();
+        QVERIFY(spinUntil([&] { return otherHandle.isFinished(); }));
+    }
+
+    void cancelTwiceIsHarmless()
+    {
+        QAyo::Scope scope;
+        QSignalSpy cancelling(&scope, &QAyo::Scope::cancelling);
+        QSignalSpy cancelledChanged(&scope, &QAyo::Scope::cancelledChanged);
+        bool cancelled = false;
+        auto h = scope.asap(sleepForever(&cancelled));
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
+        scope.cancel();
+        scope.cancel();
+        QVERIFY(scope.isCancelled());
+        QVERIFY(scope.property("cancelled").toBool());
+        QVERIFY(spinUntil([&] { return h.isFinished(); }));
+        scope.cancel();
+        QCOMPARE(cancelling.count(), 1);
+        QCOMPARE(cancelledChanged.count(), 1);
+        QVERIFY(cancelled);
+        bool joinThrew = false;
+        auto body = [&]() -> QAyo::Task<> {
+            try {
+                co_await scope;
+            } catch (...) {
+                joinThrew = true;
+            }
+        };
+        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QVERIFY(!joinThrew);
+        QVERIFY(scope.errors().isEmpty());
+    }
+
+    void cancelFinishedScopeIsHarmless()
+    {
+        QAyo::Scope scope;
+        auto h = scope.asap(valueAfter(1ms, 3));
+        auto body = [&]() -> QAyo::Task<> { co_await scope; };
+        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QSignalSpy cancelling(&scope, &QAyo::Scope::cancelling);
+        scope.cancel();
+        scope.cancel();
+        QCOMPARE(cancelling.count(), 0);
+        QVERIFY(scope.isFinished());
+        QVERIFY(!h.isCancelled());
+        QCOMPARE(h.result(), 3);
+        QCOMPARE(scope.results(), QVariantList{3});
+    }
+
+    void cancelBeforeFirstTaskStartedIsHarmless()
+    {
+        QAyo::Scope scope;
+        QSignalSpy failed(&scope, &QAyo::Scope::taskFailed);
+        int ran = 0;
+        QList<QAyo::Handle<void>> handles;
+        for (int i = 0; i < 3; ++i)
+            handles << scope.asap([&ran] { ++ran; });
+        scope.cancel(); // nothing has started yet
+        bool joinThrew = false;
+        auto body = [&]() -> QAyo::Task<> {
+            try {
+                co_await scope;
+            } catch (...) {
+                joinThrew = true;
+            }
+        };
+        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QVERIFY(!joinThrew);
+        QCOMPARE(ran, 0);
+        for (const auto &h : handles)
+            QVERIFY(h.isCancelled());
+        QCOMPARE(scope.pendingCount(), 0);
+        QVERIFY(scope.errors().isEmpty());
+        QCOMPARE(failed.count(), 0);
+    }
+
+    void cancelEmptyScopeIsHarmless()
+    {
+        QAyo::Scope scope;
+        scope.cancel();
+        QVERIFY(scope.isCancelled());
+        auto body = [&]() -> QAyo::Task<> { co_await scope; };
+        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QVERIFY(scope.isFinished());
+    }
+
+    void queuedWorkIsDropped()
+    {
+        QAyo::Scope scope({.maxConcurrency = 1});
+        bool firstCancelled = false;
+        auto first = scope.asap(sleepForever(&firstCancelled));
+        int ran = 0;
+        QList<QAyo::Handle<int>> queued;
+        for (int i = 0; i < 4; ++i)
+            queued << scope.asap([&ran](int i) { ++ran; return i; }, i);
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
+        QCOMPARE(scope.pendingCount(), 4);
+        scope.cancel();
+        QVERIFY(spinUntil([&] { return !scope.isActive(); }));
+        spinFor(20ms); // a dropped item that started anyway would have run by now
+        QCOMPARE(ran, 0);
+        QVERIFY(firstCancelled);
+        QVERIFY(first.isCancelled());
+        for (const auto &h : queued) {
+            QVERIFY(h.isCancelled());
+            QVERIFY_THROWS_EXCEPTION(QAyo::TaskCancelledError, h.result());
+        }
+        QCOMPARE(scope.pendingCount(), 0);
+    }
+
+    void workSpawnedIntoACancelledScopeNeverStarts()
+    {
+        QAyo::Scope scope;
+        scope.cancel();
+        bool ran = false;
+        auto h = scope.asap([&ran] { ran = true; });
+        QVERIFY(spinUntil([&] { return h.isFinished(); }));
+        spinFor(10ms);
+        QVERIFY(!ran);
+        QVERIFY(h.isCancelled());
+    }
+
+    void cancelPropagatesToNestedBlockScope_data()
+    {
+        QTest::addColumn<bool>("throughHandle");
+        QTest::newRow("scope.cancel()") << false;
+        QTest::newRow("handle.cancel() of the enclosing task") << true;
+    }
+
+    void cancelPropagatesToNestedBlockScope()
+    {
+        QFETCH(bool, throughHandle);
+        QAyo::Scope outer;
+        bool innerStarted = false;
+        bool innerCancelled = false;
+        bool passedInnerScope = false;
+        bool innerScopeCancelled = false;
+        QAyo::Handle<void> innerHandle;
+        auto outerTask = outer.asap([&]() -> QAyo::Task<> {
+            const auto outcome = co_await QAyo::scope([&](QAyo::Scope &inner) {
+                innerHandle = inner.asap([&]() -> QAyo::Task<> {
+                    innerStarted = true;
+                    co_await sleepForever(&innerCancelled);
+                });
+                connect(&inner, &QAyo::Scope::cancelling, &inner,
+                        [&innerScopeCancelled] { innerScopeCancelled = true; });
+            });
+            Q_UNUSED(outcome);
+            passedInnerScope = true;
+        });
+        QVERIFY(spinUntil([&] { return innerStarted; }));
+        if (throughHandle)
+            outerTask.cancel();
+        else
+            outer.cancel();
+        QVERIFY(spinUntil([&] { return outerTask.isFinished(); }));
+        QVERIFY(innerCancelled);
+        QVERIFY(innerScopeCancelled);
+        QVERIFY(innerHandle.isCancelled());
+        QVERIFY(!passedInnerScope); // the enclosing task gets Cancelled after the inner join
+        QVERIFY(outerTask.isCancelled());
+        QVERIFY(outer.errors().isEmpty());
+    }
+
+    void cancelPropagatesToChildScopes()
+    {
+        QAyo::Scope parent;
+        auto *child = new QAyo::Scope(&parent);
+        auto *grandchild = new QAyo::Scope(child);
+        QCOMPARE(child->parentScope(), &parent);
+        QCOMPARE(grandchild->parentScope(), child);
+        bool childTaskCancelled = false;
+        bool grandchildTaskCancelled = false;
+        auto a = child->asap(sleepForever(&childTaskCancelled));
+        auto b = grandchild->asap(sleepForever(&grandchildTaskCancelled));
+        QVERIFY(spinUntil([&] { return child->runningCount() == 1 && grandchild->runningCount() == 1; }));
+        QSignalSpy childCancelling(child, &QAyo::Scope::cancelling);
+        parent.cancel();
+        QVERIFY(child->isCancelled());
+        QVERIFY(grandchild->isCancelled());
+        QVERIFY(spinUntil([&] { return a.isFinished() && b.isFinished(); }));
+        QVERIFY(childTaskCancelled);
+        QVERIFY(grandchildTaskCancelled);
+        QVERIFY(a.isCancelled());
+        QVERIFY(b.isCancelled());
+        QCOMPARE(childCancelling.count(), 1);
+    }
+
+    void childScopeOfACancelledScopeIsBornCancelled()
+    {
+        QAyo::Scope parent;
+        parent.cancel();
+        auto *child = new QAyo::Scope(&parent);
+        QVERIFY(child->isCancelled());
+        bool ran = false;
+        auto h = child->asap([&ran] { ran = true; });
+        QVERIFY(spinUntil([&] { return h.isFinished(); }));
+        QVERIFY(!ran);
+        QVERIFY(h.isCancelled());
+    }
+
+    void cancellingAParentDoesNotCancelTheParentsParent()
+    {
+        QAyo::Scope parent;
+        auto *child = new QAyo::Scope(&parent);
+        bool childCancelled = false;
+        auto h = child->asap(sleepForever(&childCancelled));
+        auto sibling = parent.asap(valueAfter(5ms, 1));
+        QVERIFY(spinUntil([&] { return child->runningCount() == 1; }));
+        child->cancel();
+        QVERIFY(spinUntil([&] { return h.isFinished() && sibling.isFinished(); }));
+        QVERIFY(!parent.isCancelled());
+        QCOMPARE(sibling.result(), 1);
+    }
+
+    void handleCancelCancelsOnlyThatTask()
+    {
+        QAyo::Scope scope;
+        QSignalSpy cancelling(&scope, &QAyo::Scope::cancelling);
+        bool victimCancelled = false;
+        bool release = false;
+        auto victim = scope.asap(sleepForever(&victimCancelled));
+        auto bystander = scope.asap([&release]() -> QAyo::Task<int> {
+            co_await waitUntil(&release);
+            co_return 5;
+        });
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 2; }));
+        victim.cancel();
+        QVERIFY(spinUntil([&] { return victim.isFinished(); }));
+        QVERIFY(victimCancelled);
+        QVERIFY(victim.isCancelled());
+        QVERIFY(!bystander.isFinished());
+        QVERIFY(!scope.isCancelled());
+        QCOMPARE(cancelling.count(), 0);
+        release = true;
+        QVERIFY(spinUntil([&] { return !scope.isActive(); }));
+        QCOMPARE(bystander.result(), 5);
+        QVERIFY(scope.errors().isEmpty());
+    }
+
+    void handleCancelOfAQueuedTaskDropsIt()
+    {
+        QAyo::Scope scope({.maxConcurrency = 1});
+        bool release = false;
+        bool queuedRan = false;
+        bool laterRan = false;
+        scope.asap(waitUntil(&release));
+        auto queued = scope.asap([&queuedRan] { queuedRan = true; });
+        auto later = scope.asap([&laterRan] { laterRan = true; });
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
+        queued.cancel();
+        release = true;
+        QVERIFY(spinUntil([&] { return !scope.isActive(); }));
+        QVERIFY(!queuedRan);
+        QVERIFY(queued.isCancelled());
+        QVERIFY(laterRan); // the siblings go on
+        QVERIFY(!scope.isCancelled());
+    }
+
+    void awaitingACancelledTaskThrowsTaskCancelledError()
+    {
+        QAyo::Scope scope;
+        bool dummy = false;
+        auto victim = scope.asap(sleepForever(&dummy));
+        victim.setName(QStringLiteral("victim"));
+        QString message;
+        bool waiterCancelled = false;
+        auto waiter = scope.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await victim;
+            } catch (const QAyo::TaskCancelledError &e) {
+                message = e.message();
+            } catch (const QAyo::Cancelled &) {
+                waiterCancelled = true;
+                throw;
+            }
+        });
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 2; }));
+        victim.cancel();
+        QVERIFY(spinUntil([&] { return !scope.isActive(); }));
+        QVERIFY(!waiterCancelled); // only the victim was cancelled
+        QVERIFY2(message.contains(QLatin1String("victim")), qPrintable(message));
+        QVERIFY2(message.contains(QLatin1String("cancelled")), qPrintable(message));
+        QVERIFY(waiter.isFinished() && !waiter.isCancelled() && !waiter.isFailed());
+        QVERIFY_THROWS_EXCEPTION(QAyo::TaskCancelledError, victim.result());
+    }
+
+    void cleanupRunsOnCancellation()
+    {
+        QAyo::Scope scope;
+        int live = 0;
+        int catchBlocksRun = 0;
+        bool resumedNormally = false;
+        auto inner = [&live]() -> QAyo::Task<> {
+            LiveCounter guard(&live);
+            co_await QAyo::sleep(1h);
+        };
+        auto job = [&]() -> QAyo::Task<> {
+            LiveCounter guard(&live);
+            try {
+                co_await inner();
+                resumedNormally = true;
+            } catch (const QAyo::Cancelled &) {
+                ++catchBlocksRun;
+                throw;
+            }
+        };
+        QList<QAyo::Handle<void>> handles;
+        for (int i = 0; i < 3; ++i)
+            handles << scope.asap(job);
+        QVERIFY(spinUntil([&] { return live == 6; }));
+        scope.cancel();
+        QVERIFY(spinUntil([&] { return !scope.isActive(); }));
+        QCOMPARE(live, 0); // the destructors of both frames' locals ran
+        QCOMPARE(catchBlocksRun, 3);
+        QVERIFY(!resumedNormally);
+        for (const auto &h : handles)
+            QVERIFY(h.isCancelled());
+    }
+
+    void cancelledEscapingACancelledTaskIsNotAnError()
+    {
+        QAyo::Scope scope;
+        QSignalSpy failed(&scope, &QAyo::Scope::taskFailed);
+        bool a = false;
+        bool b = false;
+        auto ha = scope.asap(sleepForever(&a));
+        auto hb = scope.asap(sleepForever(&b));
+        scope.asap([&scope]() -> QAyo::Task<> {
+            co_await QAyo::sleep(5ms);
+            scope.cancel();
+        });
+        bool joinThrew = false;
+        auto body = [&]() -> QAyo::Task<> {
+            try {
+                co_await scope;
+            } catch (...) {
+                joinThrew = true;
+            }
+        };
+        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QVERIFY(!joinThrew);
+        QVERIFY(a && b);
+        QVERIFY(ha.isCancelled() && !ha.isFailed());
+        QVERIFY(hb.isCancelled() && !hb.isFailed());
+        QVERIFY(scope.errors().isEmpty());
+        QCOMPARE(failed.count(), 0);
+    }
+
+    void cancelledThrownWithoutCancellationIsAnError()
+    {
+        QAyo::Scope scope;
+        QSignalSpy failed(&scope, &QAyo::Scope::taskFailed);
+        auto h = scope.asap([]() -> QAyo::Task<> {
+            co_await QAyo::checkpoint();
+            throw QAyo::Cancelled{}; // nobody cancelled this task
+        });
+        auto body = [&]() -> QAyo::Task<> {
+            try {
+                co_await scope;
+            } catch (const QAyo::Cancelled &) {
+                // the join rethrows the first error, which is this stray Cancelled
+            }
+        };
+        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QVERIFY(h.isFailed());
+        QCOMPARE(scope.errors().size(), 1);
+        QCOMPARE(failed.count(), 1);
+    }
+
+    void foreignAwaitableDeliversCancelledWhenItCompletes_data()
+    {
+        QTest::addColumn<Foreign>("foreign");
+        QTest::newRow("QTimer through QCoro") << Foreign::QTimer;
+        QTest::newRow("QCoro::Task") << Foreign::QCoroTask;
+    }
+
+    void foreignAwaitableDeliversCancelledWhenItCompletes()
+    {
+        QFETCH(Foreign, foreign);
+        QAyo::Scope scope;
+        bool suspended = false;
+        bool foreignCompleted = false;
+        bool completedBeforeCancelled = false;
+        bool cancelled = false;
+        bool passedAwait = false;
+        auto qcoroWork = [&foreignCompleted]() -> QCoro::Task<int> {
+            QTimer timer;
+            timer.setSingleShot(true);
+            timer.start(30ms);
+            co_await timer;
+            foreignCompleted = true;
+            co_return 1;
+        };
+        auto h = scope.asap([&]() -> QAyo::Task<> {
+            try {
+                if (foreign == Foreign::QTimer) {
+                    QTimer timer;
+                    timer.setSingleShot(true);
+                    connect(&timer, &QTimer::timeout, &timer, [&foreignCompleted] { foreignCompleted = true; });
+                    timer.start(30ms);
+                    suspended = true;
+                    co_await timer;
+                } else {
+                    suspended = true;
+                    co_await qcoroWork();
+                }
+                passedAwait = true;
+            } catch (const QAyo::Cancelled &) {
+                completedBeforeCancelled = foreignCompleted;
+                cancelled = true;
+                throw;
+            }
+        });
+        QVERIFY(spinUntil([&] { return suspended; }));
+        scope.cancel();
+        QVERIFY(!h.isFinished()); // cannot be interrupted: it waits for the foreign operation
+        QVERIFY(spinUntil([&] { return h.isFinished(); }));
+        QVERIFY(cancelled);
+        QVERIFY(completedBeforeCancelled);
+        QVERIFY(!passedAwait);
+        QVERIFY(h.isCancelled());
+    }
+
+    void errorsBeatCancellation_data()
+    {
+        QTest::addColumn<FailingCleanup>("how");
+        QTest::newRow("catch block throws") << FailingCleanup::CatchBlockThrows;
+        QTest::newRow("awaited QCoro::Task fails") << FailingCleanup::ForeignAwaitFails;
+        QTest::newRow("inline QAyo::Task fails") << FailingCleanup::InlineTaskFails;
+    }
+
+    void errorsBeatCancellation()
+    {
+        QFETCH(FailingCleanup, how);
+        QAyo::Scope scope;
+        auto failingQCoro = []() -> QCoro::Task<int> {
+            QTimer timer;
+            timer.setSingleShot(true);
+            timer.start(30ms);
+            co_await timer;
+            throw std::runtime_error("real error");
+        };
+        auto inlineChild = []() -> QAyo::Task<> {
+            try {
+                co_await QAyo::sleep(1h);
+            } catch (const QAyo::Cancelled &) {
+                throw std::runtime_error("real error");
+            }
+        };
+        auto h = scope.asap([&]() -> QAyo::Task<> {
+            switch (how) {
+            case FailingCleanup::CatchBlockThrows:
+                try {
+                    co_await QAyo::sleep(1h);
+                } catch (const QAyo::Cancelled &) {
+                    throw std::runtime_error("real error");
+                }
+                break;
+            case FailingCleanup::ForeignAwaitFails:
+                co_await failingQCoro();
+                break;
+            case FailingCleanup::InlineTaskFails:
+                co_await inlineChild();
+                break;
+            }
+        });
+        scope.asap([&scope]() -> QAyo::Task<> {
+            co_await QAyo::sleep(5ms);
+            scope.cancel();
+        });
+        QString joinError;
+        auto body = [&]() -> QAyo::Task<> {
+            try {
+                co_await scope;
+            } catch (const std::runtime_error &e) {
+                joinError = QString::fromUtf8(e.what());
+            }
+        };
+        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QVERIFY(h.isFailed());
+        QCOMPARE(scope.errorMessages(), QStringList{QStringLiteral("real error")});
+        QCOMPARE(joinError, QStringLiteral("real error"));
+    }
+
+    void cancelFromAnotherThreadReachesTheScope()
+    {
+        QAyo::Scope scope;
+        bool cancelled = false;
+        auto h = scope.asap(sleepForever(&cancelled));
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
+        std::unique_ptr<QThread> thread(QThread::create([&scope] { scope.cancel(); }));
+        thread->start();
+        QVERIFY(thread->wait(3000));
+        QVERIFY(spinUntil([&] { return h.isFinished(); }));
+        QVERIFY(cancelled);
+        QVERIFY(scope.isCancelled());
+    }
+};
+
+QTEST_GUILESS_MAIN(CancellationTest)
+#include "tst_cancellation.moc"
