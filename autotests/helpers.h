@@ -12,6 +12,7 @@
 #include <QString>
 #include <QTimer>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -29,13 +30,17 @@ using namespace std::chrono_literals;
  */
 inline bool spinUntil(const std::function<bool()> &done, std::chrono::milliseconds deadline = 3s)
 {
-    QDeadlineTimer timer(deadline);
+    QDeadlineTimer timer(deadline, Qt::PreciseTimer);
     QTimer wakeUp;
     wakeUp.setSingleShot(true);
-    wakeUp.start(deadline);
+    wakeUp.setTimerType(Qt::PreciseTimer);
     while (!done()) {
         if (timer.hasExpired())
             return false;
+        if (!wakeUp.isActive()) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(timer.remainingTimeAsDuration());
+            wakeUp.start(std::max(left, std::chrono::milliseconds(1)));
+        }
         QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents);
     }
     return true;
