@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: MIT
+// Bad input: every misuse raises a documented exception type whose message names the argument
+// (or the scope) - never a crash, a hang or a silent no-op.
+#include "helpers.h"
+
+#include <QAyo/QAyo>
+#include <QAyo/Test>
+
+#include <QTest>
+#include <QThread>
+#include <QTimer>
+
+#include <qcoro/qcorotask.h>
+
+#include <exception>
+#include <functional>
+#include <memory>
+
+using namespace std::chrono_literals;
+using namespace TestHelpers;
+
+namespace {
+
+using Misuse = std::function<void()>;
+
+QAyo::Task<int> one()
+{
+    co_return 1;
+}
+
+//! Runs \a misuse; returns the name of the exception type it threw and stores its message.
+QString classify(const Misuse &misuse, QString *message)
+{
+    try {
+        misuse();
+    } catch (const QAyo::InvalidArgument &e) {
+        *message = e.message();
+        return QStringLiteral("InvalidArgument");
+    } catch (const QAyo::ScopeClosedError &e) {
+        *message = e.message();
+        return QStringLiteral("ScopeClosedError");
+    } catch (const QAyo::InvalidStateError &e) {
+        *message = e.message();
+        return QStringLiteral("InvalidStateError");
+    } catch (const QAyo::TaskCancelledError &e) {
+        *message = e.message();
+        return QStringLiteral("TaskCancelledError");
+    } catch (const QAyo::TimeoutError &e) {
+        *message = e.message();
+        return QStringLiteral("TimeoutError");
+    } catch (const QAyo::Error &e) {
+        *message = e.message();
+        return QStringLiteral("QAyo::Error");
+    } catch (const std::exception &e) {
+        *message = QString::fromUtf8(e.what());
+        return QStringLiteral("std::exception");
+    } catch (const QAyo::Cancelled &) {
+        return QStringLiteral("QAyo::Cancelled");
+    } catch (...) {
+        return QStringLiteral("unknown exception");
+    }
+    return QStringLiteral("no exception");
+}
+
+//! A scope named \a name that has been joined (closed).
+std::unique_ptr<QAyo::Scope> joinedScope(const QString &name)
+{
+    auto scope = std::make_unique<QAyo::Scope>(QAyo::ScopeOptions{.name = name});
+    scope->asap([] {});
+    auto join = [&scope]() -> QAyo::Task<> { co_await *scope; };
+    QAyo::Test::run(join(), 3s);
+    return scope;
+}
+
+//! Tries to spawn into its scope from its destructor, i.e. while the scope destroys the frame.
+struct SpawnOnDestruction
+{
+    QAyo::Scope *scope;
+    std::exception_ptr *caught;
+    ~SpawnOnDestruction()
+    {
+        try {
+            scope->asap([] {});
+        } catch (...) {
+            *caught = std::current_exception();
+        }
+    }
+};
+
+} // namespace
+
+Q_DECLARE_METATYPE(Misuse)
+
+class BadInputTest : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void misuseRaisesADocumentedError_data()
+    {
+        QTest::addColumn<Misuse>("misuse");
+        QTest::addColumn<QString>("expectedType");
+        QTest::addColumn<QStringList>("mentions");
+
+        QTest::newRow("maxConcurrency < 0 in ScopeOptions")
+            << Misuse([] { QAyo::Scope scope({.maxConcurrency = -1}); })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("maxConcurrency"), QStringLiteral("-1")};
+
+        QTest::newRow("setMaxConcurrency(-3)")
+            << Misuse([] {
+                   QAyo::Scope scope;
+                   scope.setMaxConcurrency(-3);
+               })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("maxConcurrency"), QStringLiteral("-3")};
+
+        QTest::newRow("negative timeout")
+            << Misuse([] { QAyo::Scope scope({.timeout = -5ms}); })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("timeout"), QStringLiteral("-5")};
+
+        QTest::newRow("negative timeout in the block form")
+            << Misuse([] {
+                   auto body = []() -> QAyo::Task<> {
+                       co_await QAyo::scope({.timeout = -7ms}, [](QAyo::Scope &) {});
+                   };
+                   QAyo::Test::run(body(), 3s);
+               })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("timeout"), QStringLiteral("-7")};
+
+        QTest::newRow("maxConcurrency < 0 in the block form")
+            << Misuse([] {
+                   auto body = []() -> QAyo::Task<> {
+                       co_await QAyo::scope({.maxConcurrency = -2}, [](QAyo::Scope &) {});
+                   };
+                   QAyo::Test::run(body(), 3s);
+               })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("maxConcurrency"), QStringLiteral("-2")};
+
+        QTest::newRow("asap(task) into a joined scope")
+            << Misuse([] { joinedScope(QStringLiteral("joined-1"))->asap(one()); })
+            << QStringLiteral("ScopeClosedError") << QStringList{QStringLiteral("joined-1")};
+
+        QTest::newRow("asap(callable) into a joined scope")
+            << Misuse([] { joinedScope(QStringLiteral("joined-2"))->asap([] { return 2; }); })
+            << QStringLiteral("ScopeClosedError") << QStringList{QStringLiteral("joined-2")};
+
+        QTest::newRow("scope << task into a joined scope")
+            << Misuse([] { *joinedScope(QStringLiteral("joined-3")) << one(); })
+            << QStringLiteral("ScopeClosedError") << QStringList{QStringLiteral("joined-3")};
+
+        QTest::newRow("asap(QCoro::Task) into a joined scope")
+            << Misuse([] {
+                   auto ready = []() -> QCoro::Task<int> { co_return 4; };
+                   joinedScope(QStringLiteral("joined-4"))->asap(ready());
+               })
+            << QStringLiteral("ScopeClosedError") << QStringList{QStringLiteral("joined-4")};
+
+        QTest::newRow("all() into a joined scope")
+            << Misuse([] { joinedScope(QStringLiteral("joined-5"))->all(one(), one()); })
+            << QStringLiteral("ScopeClosedError") << QStringList{QStringLiteral("joined-5")};
+
+        QTest::newRow("spawn into a scope being destroyed")
+            << Misuse([] {
+                   std::exception_ptr caught;
+                   auto owner = std::make_unique<QObject>();
+                   auto *scope = new QAyo::Scope(QAyo::ScopeOptions{.name = QStringLiteral("dying")}, owner.get());
+                   auto task = [scope, &caught]() -> QAyo::Task<> {
+                       SpawnOnDestruction spawner{scope, &caught};
+                       co_await QAyo::sleep(1h);
+                   };
+                   scope->asap(task);
+                   if (!spinUntil([&] { return scope->runningCount() == 1; }))
+                       throw std::runtime_error("the task did not start");
+                   owner.reset(); // destroys the frame: ~SpawnOnDestruction spawns into the dying scope
+                   if (caught)
+                       std::rethrow_exception(caught);
+               })
+            << QStringLiteral("ScopeClosedError") << QStringList{QStringLiteral("dying")};
+
+        QTest::newRow("spawn a moved-from task")
+            << Misuse([] {
+                   QAyo::Scope scope;
+                   auto task = one();
+                   auto other = std::move(task);
+                   scope.asap(std::move(task));
+               })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("task")};
+
+        QTest::newRow("spawn a default-constructed task")
+            << Misuse([] {
+                   QAyo::Scope scope;
+                   scope.asap(QAyo::Task<int>{});
+               })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("task")};
+
+        QTest::newRow("callable returns an empty task")
+            << Misuse([] {
+                   QAyo::Scope scope;
+                   scope.asap([] { return QAyo::Task<int>{}; });
+                   auto join = [&scope]() -> QAyo::Task<> { co_await scope; };
+                   QAyo::Test::run(join(), 3s);
+               })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("task")};
+
+        QTest::newRow("co_await an empty QAyo::Task in a QAyo::Task")
+            << Misuse([] {
+                   auto body = []() -> QAyo::Task<int> {
+                       QAyo::Task<int> empty;
+                       co_return co_await empty;
+                   };
+                   QAyo::Test::run(body(), 3s);
+               })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("task")};
+
+        QTest::newRow("co_await a moved-from QAyo::Task in a QCoro::Task")
+            << Misuse([] {
+                   std::exception_ptr caught;
+                   bool done = false;
+                   auto driver = [&]() -> QCoro::Task<> {
+                       auto task = one();
+                       auto other = std::move(task);
+                       try {
+                           co_await std::move(task);
+                       } catch (...) {
+                           caught = std::current_exception();
+                       }
+                       done = true;
+                   };
+                   QCoro::Task<> running = driver();
+                   if (!spinUntil([&] { return done; }))
+                       throw std::runtime_error("the QCoro::Task did not finish");
+                   if (caught)
+                       std::rethrow_exception(caught);
+               })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("task")};
+
+        QTest::newRow("Handle::result() before the task finished")
+            << Misuse([] {
+                   QAyo::Scope scope;
+                   auto h = scope.asap(one());
+                   h.setName(QStringLiteral("early"));
+                   h.result();
+               })
+            << QStringLiteral("InvalidStateError")
+            << QStringList{QStringLiteral("Handle::result()"), QStringLiteral("early")};
+
+        QTest::newRow("Handle::result() of an invalid handle")
+            << Misuse([] { QAyo::Handle<int>().result(); })
+            << QStringLiteral("InvalidStateError") << QStringList{QStringLiteral("invalid handle")};
+
+        QTest::newRow("co_await an invalid Handle")
+            << Misuse([] {
+                   auto body = []() -> QAyo::Task<int> {
+                       QAyo::Handle<int> invalid;
+                       co_return co_await invalid;
+                   };
+                   QAyo::Test::run(body(), 3s);
+               })
+            << QStringLiteral("InvalidStateError") << QStringList{QStringLiteral("invalid handle")};
+    }
+
+    void misuseRaisesADocumentedError()
+    {
+        QFETCH(Misuse, misuse);
+        QFETCH(QString, expectedType);
+        QFETCH(QStringList, mentions);
+        QString message;
+        const QString thrown = classify(misuse, &message);
+        QVERIFY2(thrown == expectedType,
+                 qPrintable(QStringLiteral("expected %1, got %2 (\"%3\")").arg(expectedType, thrown, message)));
+        for (const QString &word : mentions)
+            QVERIFY2(message.contains(word), qPrintable(QStringLiteral("\"%1\" does not mention %2").arg(message, word)));
+    }
+
+    void rejectedSetMaxConcurrencyKeepsTheLimit()
+    {
+        QAyo::Scope scope({.maxConcurrency = 4});
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidArgument, scope.setMaxConcurrency(-1));
+        QCOMPARE(scope.maxConcurrency(), 4);
+    }
+
+    void scopeStaysUsableAfterARejectedSpawn()
+    {
+        QAyo::Scope scope;
+        auto task = one();
+        auto moved = std::move(task);
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidArgument, scope.asap(std::move(task)));
+        QCOMPARE(scope.pendingCount(), 0);
+        QVERIFY(!scope.isActive());
+        auto h = scope.asap(std::move(moved));
+        auto join = [&]() -> QAyo::Task<> { co_await scope; };
+        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(join(), 3s));
+        QCOMPARE(h.result(), 1);
+    }
+
+    void spawnFromAnotherThreadIntoAJoinedScopeIsNotLost()
+    {
+        // Posted to the scope's thread, where the scope turns out to be closed: the handle must
+        // still end (cancelled), never hang.
+        auto scope = joinedScope(QStringLiteral("joined-remote"));
+        QAyo::Handle<int> h;
+        bool threw = false;
+        std::unique_ptr<QThread> thread(QThread::create([&] {
+            try {
+                h = scope->asap([] { return 5; });
+            } catch (const QAyo::ScopeClosedError &) {
+                threw = true;
+            }
+        }));
+        thread->start();
+        QVERIFY(thread->wait(3000));
+        QVERIFY(threw || spinUntil([&] { return h.isFinished(); }));
+        if (!threw) {
+            QVERIFY(h.isCancelled());
+            QVERIFY_THROWS_EXCEPTION(QAyo::TaskCancelledError, h.result());
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(BadInputTest)
+#include "tst_badinput.moc"
