@@ -33,6 +33,8 @@ public:
 
     //! The current time of this clock.
     virtual TimePoint now() const = 0;
+    //! The current wall-clock time (for Scope::at()); a virtual clock moves it along with now().
+    virtual std::chrono::system_clock::time_point systemNow() const;
 
     //! The clock of the calling thread: an installed one, else the real clock.
     static Clock *current();

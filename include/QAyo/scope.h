@@ -4,8 +4,10 @@
 #include <QAyo/detail/spawn.h>
 #include <QAyo/detail/wakeable.h>
 #include <QAyo/handle.h>
+#include <QAyo/scheduled.h>
 #include <QAyo/task.h>
 
+#include <QDateTime>
 #include <QList>
 #include <QObject>
 #include <QScopedPointer>
@@ -244,6 +246,59 @@ public:
         }
     }
 
+    // --- scheduling (docs/time.md) ----------------------------------------------------------
+
+    //! Calls f(args...) once, \a delay from now; f may return an awaitable (then the call is a
+    //! task of the scope). Holds the scope's exit until it ran, unless dontHoldExit().
+    //! Throws InvalidArgument for a negative delay.
+    template<typename F, typename... Args>
+        requires std::invocable<std::decay_t<F> &, std::decay_t<Args> &...>
+    Scheduled after(std::chrono::milliseconds delay, F &&f, Args &&...args)
+    {
+        checkCanSpawn("after");
+        auto *record = makeSchedule(std::forward<F>(f), std::forward<Args>(args)...);
+        return scheduleRecord(record, detail::ScheduleRecord::Kind::After, delay, {});
+    }
+
+    //! Calls f(args...) once at the wall-clock time \a when (as soon as possible if it has
+    //! passed). Re-checks the wall clock on waking, so changing the system time is handled.
+    //! Throws InvalidArgument for an invalid QDateTime.
+    template<typename F, typename... Args>
+        requires std::invocable<std::decay_t<F> &, std::decay_t<Args> &...>
+    Scheduled at(const QDateTime &when, F &&f, Args &&...args)
+    {
+        checkCanSpawn("at");
+        if (!when.isValid())
+            throw InvalidArgument(QStringLiteral("at: the QDateTime 'when' is invalid"));
+        return at(std::chrono::system_clock::time_point(std::chrono::milliseconds(when.toMSecsSinceEpoch())),
+                  std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    //! \copydoc at(const QDateTime &, F &&, Args &&...)
+    template<typename F, typename... Args>
+        requires std::invocable<std::decay_t<F> &, std::decay_t<Args> &...>
+    Scheduled at(std::chrono::system_clock::time_point when, F &&f, Args &&...args)
+    {
+        checkCanSpawn("at");
+        auto *record = makeSchedule(std::forward<F>(f), std::forward<Args>(args)...);
+        return scheduleRecord(record, detail::ScheduleRecord::Kind::At, {}, when);
+    }
+
+    //! Calls f(args...) every \a interval, drift-free (ticks planned from the first due time),
+    //! never overlapping itself (a tick due while the previous call runs is skipped and
+    //! counted). Holds the scope's exit until unscheduled or cancelled, unless dontHoldExit().
+    //! Throws InvalidArgument for a zero or negative interval.
+    template<typename F, typename... Args>
+        requires std::invocable<std::decay_t<F> &, std::decay_t<Args> &...>
+    Scheduled every(std::chrono::milliseconds interval, F &&f, Args &&...args)
+    {
+        checkCanSpawn("every");
+        if (interval <= std::chrono::milliseconds::zero())
+            throw InvalidArgument(QStringLiteral("every: interval must be positive, got %1 ms").arg(interval.count()));
+        auto *record = makeSchedule(std::forward<F>(f), std::forward<Args>(args)...);
+        return scheduleRecord(record, detail::ScheduleRecord::Kind::Every, interval, {});
+    }
+
     // --- control ---------------------------------------------------------------------------
 
     //! Waits until every task has ended, closes the scope and rethrows the first error (or
@@ -311,6 +366,14 @@ Q_SIGNALS:
     void cancelledChanged();
     void timedOutChanged();
 
+protected:
+    //! Notices moveToThread() (the scope's tasks then run on the new thread).
+    bool event(QEvent *event) override;
+    //! Tracks which per-task signals have receivers, so unobserved ones cost nothing.
+    void connectNotify(const QMetaMethod &signal) override;
+    //! \copydoc connectNotify()
+    void disconnectNotify(const QMetaMethod &signal) override;
+
 private:
     friend class detail::ScopePrivate;
     friend class detail::JoinAwaiter;
@@ -334,6 +397,19 @@ private:
         record->ref(); // the handle's reference
         spawnRecord(record, kind);
         return Handle<T>(record);
+    }
+
+    Scheduled scheduleRecord(detail::ScheduleRecord *record, detail::ScheduleRecord::Kind kind,
+                             std::chrono::milliseconds delay,
+                             std::optional<std::chrono::system_clock::time_point> when);
+
+    template<typename F, typename... Args>
+    static detail::ScheduleRecord *makeSchedule(F &&f, Args &&...args)
+    {
+        using Call = std::decay_t<F>;
+        using ArgTuple = std::tuple<std::decay_t<Args>...>;
+        return new detail::ScheduleRecordFor<Call, ArgTuple>(std::forward<F>(f),
+                                                             ArgTuple(std::forward<Args>(args)...));
     }
 
     template<typename F>

@@ -87,16 +87,13 @@ void TaskRecord::removeWaiter(CompletionWaiter *waiter) noexcept
     waiter->isWaiting = false;
 }
 
-void TaskRecord::throwCancelled()
+void TaskRecord::warnCancelSwallowed() const
 {
-    if (cancelDeliveries < 2 && ++cancelDeliveries == 2) {
-        qCWarning(lcCancel).noquote()
-            << "task" << displayName()
-            << "caught QAyo::Cancelled and awaited again after its scope was cancelled."
-            << "Cancellation is level-triggered: let Cancelled propagate (rethrow it), and run"
-            << "awaiting cleanup inside QAyo::shield().";
-    }
-    throw Cancelled{};
+    qCWarning(lcCancel).noquote()
+        << "task" << displayName()
+        << "caught QAyo::Cancelled and awaited again after its scope was cancelled."
+        << "Cancellation is level-triggered: let Cancelled propagate (rethrow it), and run"
+        << "awaiting cleanup inside QAyo::shield().";
 }
 
 QString TaskRecord::displayName() const

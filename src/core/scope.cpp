@@ -39,7 +39,8 @@ namespace detail {
 // Tree
 // ================================================================================================
 
-ScopePrivate::ScopePrivate(Scope *q, const ScopeOptions &options) : q(q), options(options)
+ScopePrivate::ScopePrivate(Scope *q, const ScopeOptions &options)
+    : q(q), options(options), threadId(QThread::currentThreadId())
 {
     m_timeout.d = this;
     m_finishNode.d = this;
@@ -126,6 +127,7 @@ void ScopePrivate::ensureStarted()
 
 void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind)
 {
+
     record->scope = this;
     record->sequence = m_nextSequence++;
     record->exempt = kind == Scope::SpawnKind::Body;
@@ -163,10 +165,11 @@ void ScopePrivate::runStart(TaskRecord *record) noexcept
     record->ref(); // keeps the record alive across the signals and the first step
     {
         Guard guard(d);
-        Q_EMIT d->q->taskStarted();
-        if (!guard.destroyed)
+        if (d->wants(TaskStartedSignal))
+            Q_EMIT d->q->taskStarted();
+        if (!guard.destroyed && d->wants(PendingChangedSignal))
             Q_EMIT d->q->pendingChanged();
-        if (!guard.destroyed)
+        if (!guard.destroyed && d->wants(RunningChangedSignal))
             Q_EMIT d->q->runningChanged();
     }
     if (!record->scope) {
@@ -221,10 +224,11 @@ void ScopePrivate::taskDone(TaskRecord *record) noexcept
     emitCancelled(notify);
     if (guard.destroyed)
         return;
-    Q_EMIT q->taskFinished();
-    if (!guard.destroyed)
+    if (wants(TaskFinishedSignal))
+        Q_EMIT q->taskFinished();
+    if (!guard.destroyed && wants(RunningChangedSignal))
         Q_EMIT q->runningChanged();
-    if (!guard.destroyed && liveCount() == 0)
+    if (!guard.destroyed && liveCount() == 0 && wants(ActiveChangedSignal))
         Q_EMIT q->activeChanged();
     if (!guard.destroyed)
         checkJoin();
@@ -261,8 +265,9 @@ void ScopePrivate::dropQueued(TaskRecord *record) noexcept
     record->deref();
     pumpQueue();
     Guard guard(this);
-    Q_EMIT q->pendingChanged();
-    if (!guard.destroyed && liveCount() == 0)
+    if (wants(PendingChangedSignal))
+        Q_EMIT q->pendingChanged();
+    if (!guard.destroyed && liveCount() == 0 && wants(ActiveChangedSignal))
         Q_EMIT q->activeChanged();
     if (!guard.destroyed)
         checkJoin();
@@ -338,6 +343,7 @@ void ScopePrivate::markCancelled(QList<QPointer<Scope>> &notify) noexcept
         r = next;
     }
     m_waitingForSlot.clear();
+    deactivateAllSchedules();
     for (ScopePrivate *child = firstChild; child; child = child->nextSibling)
         child->markCancelled(notify);
 }
@@ -374,8 +380,19 @@ void ScopePrivate::TimeoutEntry::fired(DeadlineEntry *entry) noexcept
 
 void ScopePrivate::timeoutFired()
 {
-    if (m_finished || m_cancelled || (m_joinRequested && liveCount() == 0))
-        return; // finished before the deadline: never a timeout
+    if (m_finished || m_cancelled)
+        return;
+    if (liveCount() == 0) {
+        // All work ended before the deadline: no timeout. The deadline still bounds the scope:
+        // work spawned from now on makes it time out at once (see enqueue()).
+        m_deadlinePassed = true;
+        return;
+    }
+    expireTimeout();
+}
+
+void ScopePrivate::expireTimeout()
+{
     qCDebug(lcCancel) << "scope" << scopeLabel(this) << "timed out";
     m_timedOut = true;
     QList<QPointer<Scope>> notify;
@@ -434,6 +451,7 @@ void ScopePrivate::destroyTasks() noexcept
     }
     m_waitingForSlot.clear();
     m_pending = m_running = m_inFlight = 0;
+    deactivateAllSchedules();
 }
 
 } // namespace detail
@@ -473,13 +491,26 @@ void JoinAwaiter::qayoBind(TaskRecord *joiner) noexcept
 
 bool JoinAwaiter::await_ready()
 {
+    if (!m_scope) {
+        m_scopeDestroyed = true;
+        return true;
+    }
     if (m_scope->m_finished) {
         if (!m_scope->options.supervise && !m_scope->m_errors.isEmpty())
             m_error = m_scope->m_errors.first();
         return true;
     }
     m_scope->m_joinRequested = true;
-    m_scope->ensureStarted();
+    if (!m_scope->m_started) {
+        m_scope->ensureStarted();
+        ScopePrivate::Guard guard(m_scope);
+        Q_EMIT m_scope->q->started();
+        if (guard.destroyed) { // a slot destroyed the scope: the join reports it
+            m_scopeDestroyed = true;
+            m_scope = nullptr;
+            return true;
+        }
+    }
     return false;
 }
 
@@ -569,6 +600,13 @@ Scope::Scope(const ScopeOptions &options, detail::TaskRecord *parentTask) : QObj
     }
 }
 
+bool Scope::event(QEvent *event)
+{
+    if (event->type() == QEvent::ThreadChange)
+        d->threadId.store(nullptr, std::memory_order_relaxed); // learnt again on the new thread
+    return QObject::event(event);
+}
+
 Scope::~Scope()
 {
     d->m_dying = true;
@@ -604,7 +642,7 @@ void Scope::checkCanSpawn(const char *operation) const
 
 void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
 {
-    if (QThread::currentThread() != thread()) {
+    if (!d->isOnScopeThread()) {
         // Spawning from another thread: the record is handed to the scope's thread. If the scope
         // dies before it arrives, the holder settles it as cancelled so no handle waits forever.
         struct Holder
@@ -629,6 +667,16 @@ void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
         }, Qt::QueuedConnection);
         return;
     }
+    if (Q_UNLIKELY(d->m_deadlinePassed && !d->m_cancelled && !d->m_finished)) {
+        // The deadline passed while the scope was idle: new work makes it time out now.
+        QPointer<Scope> self(this);
+        d->expireTimeout();
+        if (!self) {
+            record->settle(detail::TaskRecord::Outcome::Cancelled);
+            record->deref();
+            return;
+        }
+    }
     const bool wasActive = isActive();
     const bool firstStart = !d->m_started;
     d->ensureStarted();
@@ -637,10 +685,47 @@ void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
     detail::ScopePrivate::Guard guard(d.get());
     if (firstStart)
         Q_EMIT started();
-    if (!guard.destroyed)
+    if (!guard.destroyed && d->wants(detail::ScopePrivate::PendingChangedSignal))
         Q_EMIT pendingChanged();
     if (!guard.destroyed && wasActive != isActive())
         Q_EMIT activeChanged();
+}
+
+quint32 detail::ScopePrivate::hotSignalBit(const QMetaMethod &signal)
+{
+    static const QMetaMethod methods[] = {
+        QMetaMethod::fromSignal(&Scope::taskStarted), QMetaMethod::fromSignal(&Scope::taskFinished),
+        QMetaMethod::fromSignal(&Scope::pendingChanged), QMetaMethod::fromSignal(&Scope::runningChanged),
+        QMetaMethod::fromSignal(&Scope::activeChanged)};
+    for (quint32 i = 0; i < std::size(methods); ++i) {
+        if (signal == methods[i])
+            return 1u << i;
+    }
+    return 0;
+}
+
+void Scope::connectNotify(const QMetaMethod &signal)
+{
+    if (const quint32 bit = detail::ScopePrivate::hotSignalBit(signal))
+        d->m_hotSignals.fetch_or(bit, std::memory_order_relaxed);
+}
+
+void Scope::disconnectNotify(const QMetaMethod &signal)
+{
+    // Conservative: a bit stays set until no receiver is left (a disconnect of everything
+    // passes an invalid method: recompute every bit).
+    const auto recompute = [this](const QMetaMethod &method) {
+        const quint32 bit = detail::ScopePrivate::hotSignalBit(method);
+        if (bit && !isSignalConnected(method))
+            d->m_hotSignals.fetch_and(~bit, std::memory_order_relaxed);
+    };
+    if (signal.isValid()) {
+        recompute(signal);
+    } else {
+        for (auto s : {&Scope::taskStarted, &Scope::taskFinished, &Scope::pendingChanged,
+                       &Scope::runningChanged, &Scope::activeChanged})
+            recompute(QMetaMethod::fromSignal(s));
+    }
 }
 
 detail::JoinAwaiter Scope::join()
@@ -650,7 +735,7 @@ detail::JoinAwaiter Scope::join()
 
 void Scope::cancel()
 {
-    if (QThread::currentThread() != thread()) {
+    if (!d->isOnScopeThread()) {
         QMetaObject::invokeMethod(this, &Scope::cancel, Qt::QueuedConnection);
         return;
     }

@@ -3,7 +3,11 @@
 
 #include <QAyo/scope.h>
 
+#include <QMetaMethod>
 #include <QPointer>
+#include <QThread>
+
+#include <atomic>
 
 #include <deque>
 #include <utility>
@@ -34,6 +38,14 @@ public:
     static void markRecordCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept;
     static void emitCancelled(const QList<QPointer<Scope>> &notify);
     void timeoutFired();
+    void expireTimeout();
+
+    // --- schedules (schedule.cpp)
+    void linkSchedule(ScheduleRecord *record) noexcept;
+    void spawnScheduledCall(TaskRecord *call) noexcept;
+    //! Inactive for good: no more calls, no exit hold, out of the list; drops the scope's ref.
+    void deactivateSchedule(ScheduleRecord *record) noexcept;
+    void deactivateAllSchedules() noexcept;
 
     // --- destruction
     void destroyTasks() noexcept;
@@ -44,7 +56,19 @@ public:
     void detach() noexcept;
     bool isWithin(const TaskRecord *record) const noexcept;
 
-    int liveCount() const noexcept { return m_pending + m_running; }
+    //! Per-task signals, emitted only while connected (see Scope::connectNotify).
+    enum HotSignal : quint32 {
+        TaskStartedSignal = 1,
+        TaskFinishedSignal = 2,
+        PendingChangedSignal = 4,
+        RunningChangedSignal = 8,
+        ActiveChangedSignal = 16,
+    };
+    bool wants(HotSignal signal) const noexcept { return m_hotSignals.load(std::memory_order_relaxed) & signal; }
+    static quint32 hotSignalBit(const QMetaMethod &signal);
+    std::atomic<quint32> m_hotSignals{0};
+
+    int liveCount() const noexcept { return m_pending + m_running + m_heldSchedules; }
     void recordError(std::exception_ptr error);
 
     //! Set on the stack around code that emits signals: a slot may delete the scope.
@@ -76,6 +100,21 @@ public:
 
     Scope *q;
     ScopeOptions options;
+    //! The scope's thread id, for the cheap "same thread?" test; null after moveToThread()
+    //! until the scope is first used on its new thread.
+    std::atomic<Qt::HANDLE> threadId{nullptr};
+    bool isOnScopeThread() noexcept
+    {
+        const Qt::HANDLE current = QThread::currentThreadId();
+        const Qt::HANDLE known = threadId.load(std::memory_order_relaxed);
+        if (current == known)
+            return true;
+        if (!known && QThread::currentThread() == q->thread()) {
+            threadId.store(current, std::memory_order_relaxed);
+            return true;
+        }
+        return false;
+    }
 
     // tree: a scope hangs either below a task (block form) or below a scope (QObject parent)
     TaskRecord *parentTask = nullptr;
@@ -89,6 +128,8 @@ public:
     TaskRecord *firstTask = nullptr;
     TaskRecord *lastTask = nullptr;
     std::deque<TaskRecord *> m_waitingForSlot;
+    ScheduleRecord *firstSchedule = nullptr; // active schedules
+    int m_heldSchedules = 0;                 // active schedules that hold exit
     int m_pending = 0;
     int m_running = 0;
     int m_inFlight = 0; // counted tasks posted to start or running
@@ -104,6 +145,7 @@ public:
     bool m_started = false;
     bool m_cancelled = false;
     bool m_timedOut = false;
+    bool m_deadlinePassed = false; // the timeout came while idle (see timeoutFired)
     bool m_joinRequested = false;
     bool m_finished = false;
     bool m_dying = false;

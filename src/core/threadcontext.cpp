@@ -12,7 +12,8 @@ namespace {
 // One event type for every thread's "drain the ready queue" event.
 const QEvent::Type DrainEvent = static_cast<QEvent::Type>(QEvent::registerEventType());
 
-thread_local std::unique_ptr<ThreadContext> tlsContext;
+// initial-exec: one pointer of static TLS instead of a __tls_get_addr call on every post.
+thread_local std::unique_ptr<ThreadContext> tlsContext __attribute__((tls_model("initial-exec")));
 } // namespace
 
 ThreadContext *ThreadContext::current()
@@ -72,10 +73,25 @@ bool ThreadContext::event(QEvent *event)
 void ThreadContext::drain()
 {
     m_eventPosted = false;
-    if (isReadyQueueEmpty())
-        return;
-    // Take the whole queue as one batch. Work posted while the batch runs goes to the next
-    // batch, i.e. the next event: a task that keeps hopping cannot starve the event loop.
+    // Batches: each takes the whole queue; work posted while a batch runs goes to the next one.
+    // Further batches run in the same event only within a small time budget; past it, the next
+    // batch waits for the next event, so a task that keeps hopping cannot starve timers, input
+    // or painting, while short bursts do not pay an event round trip per hop.
+    constexpr auto budget = std::chrono::microseconds(500);
+    const auto start = std::chrono::steady_clock::now();
+    while (!isReadyQueueEmpty()) {
+        runBatch();
+        if (std::chrono::steady_clock::now() - start > budget)
+            break;
+    }
+    if (!isReadyQueueEmpty() && !m_eventPosted) {
+        m_eventPosted = true;
+        QCoreApplication::postEvent(this, new QEvent(DrainEvent));
+    }
+}
+
+void ThreadContext::runBatch()
+{
     ReadyNode batch(nullptr);
     batch.next = m_ready.next;
     batch.prev = m_ready.prev;
@@ -89,10 +105,6 @@ void ThreadContext::drain()
         node->run(node); // may post, unlink or destroy other nodes of the batch: fine
     }
     batch.prev = batch.next = nullptr;
-    if (!isReadyQueueEmpty() && !m_eventPosted) {
-        m_eventPosted = true;
-        QCoreApplication::postEvent(this, new QEvent(DrainEvent));
-    }
 }
 
 // --- deadline heap -----------------------------------------------------------------------------
@@ -125,7 +137,10 @@ void ThreadContext::remove(DeadlineEntry *entry) noexcept
         siftDown(last->heapIndex);
     }
     // The clock is not re-armed: if it fires for a removed deadline it finds nothing due and
-    // arms for the next one. Re-arming on every cancel would cost a timer restart each.
+    // arms for the next one. Re-arming on every cancel would cost a timer restart each. Only an
+    // empty heap stops it: no timer stays armed for nothing (it would also slow Qt's own timers).
+    if (m_heap.empty())
+        wakeClock();
 }
 
 void ThreadContext::processDue() noexcept
@@ -195,7 +210,13 @@ RealClock::RealClock()
 
 void RealClock::wakeUpAt(TimePoint due)
 {
-    if (due == TimePoint::max() || (m_timer.isActive() && m_armedFor <= due))
+    if (due == TimePoint::max()) {
+        if (m_timer.isActive())
+            m_timer.stop();
+        m_armedFor = TimePoint::max();
+        return;
+    }
+    if (m_timer.isActive() && m_armedFor <= due)
         return; // an earlier (or equal) wake-up is armed already
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(due - now());
     m_armedFor = due;
@@ -209,6 +230,11 @@ void RealClock::wakeUpAt(TimePoint due)
 namespace QAyo {
 
 Clock::~Clock() = default;
+
+std::chrono::system_clock::time_point Clock::systemNow() const
+{
+    return std::chrono::system_clock::now();
+}
 
 Clock *Clock::current()
 {

@@ -56,6 +56,7 @@ public:
 
 private:
     void drain();
+    void runBatch();
     void siftUp(std::size_t index) noexcept;
     void siftDown(std::size_t index) noexcept;
     void place(std::size_t index, DeadlineEntry *entry) noexcept

@@ -4,20 +4,27 @@
 #include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QEventLoop>
-#include <QThread>
+#include <QTimer>
 
 namespace QAyo::Test::detail {
 
 bool spinUntil(const std::function<bool()> &done, std::chrono::milliseconds deadline)
 {
-    QDeadlineTimer timer(deadline);
+    QDeadlineTimer timer(deadline, Qt::PreciseTimer);
+    // A timer makes sure the blocking processEvents() below returns at the deadline. No time
+    // limit is passed to processEvents(): with one it keeps processing while events keep
+    // coming (a busy task) and would not return to check `done`.
+    QTimer wakeUp;
+    wakeUp.setSingleShot(true);
+    wakeUp.setTimerType(Qt::PreciseTimer);
     while (!done()) {
         if (timer.hasExpired())
             return false;
-        // WaitForMoreEvents blocks until something happens (a posted event, a timer): no busy
-        // loop, and no sleep that could make a test pass by luck.
-        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents,
-                                        int(std::max<qint64>(1, timer.remainingTime())));
+        if (!wakeUp.isActive()) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(timer.remainingTimeAsDuration());
+            wakeUp.start(std::max(left, std::chrono::milliseconds(1)));
+        }
+        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents);
     }
     return true;
 }

@@ -7,6 +7,7 @@
 // as the API.
 
 #include <QAyo/detail/record.h>
+#include <QAyo/scheduled.h>
 #include <QAyo/task.h>
 
 #include <qcoro/qcorotask.h>
@@ -69,10 +70,12 @@ Task<T> awaitInTask(A awaitable)
 template<typename T, typename A>
 Task<T> awaitRunning(A awaitable)
 {
+    // A named wrapper, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
+    Uninterruptible<A> wait{std::move(awaitable)};
     if constexpr (std::is_void_v<T>)
-        co_await Uninterruptible<A>{std::move(awaitable)};
+        co_await std::move(wait);
     else
-        co_return co_await Uninterruptible<A>{std::move(awaitable)};
+        co_return co_await std::move(wait);
 }
 
 //! A record whose work is made by Factory when the task starts (see record.h).
@@ -128,5 +131,43 @@ auto makeCallableFactory(F &&f, Args &&...args)
         return [call = std::move(call)]() mutable { return awaitInTask<T>(call()); };
     }
 }
+
+//! A schedule (after/at/every) of a callable with its arguments; each call is a new task.
+template<typename F, typename ArgTuple>
+class ScheduleRecordFor final : public ScheduleRecord
+{
+public:
+    ScheduleRecordFor(F &&f, ArgTuple &&args) : m_f(std::move(f)), m_args(std::move(args)) {}
+
+    TaskRecord *makeCall() override
+    {
+        using R = decltype(std::apply(std::declval<F &>(), std::declval<ArgTuple &>()));
+        using T = typename SpawnValue<R>::type;
+        ref(); // the call keeps the callable (here) alive until it ends
+        struct Ref
+        {
+            ScheduleRecordFor *self;
+            Ref(ScheduleRecordFor *s) noexcept : self(s) {}
+            Ref(Ref &&other) noexcept : self(std::exchange(other.self, nullptr)) {}
+            ~Ref()
+            {
+                if (self)
+                    self->deref();
+            }
+        };
+        auto factory = [keep = Ref(this)]() {
+            auto *self = keep.self;
+            if constexpr (IsTask<R>::value || !AwaitableValue<R>)
+                return std::apply(self->m_f, self->m_args);
+            else
+                return awaitInTask<T>(std::apply(self->m_f, self->m_args));
+        };
+        return new SpawnRecord<T, decltype(factory)>(std::move(factory));
+    }
+
+private:
+    F m_f;
+    ArgTuple m_args;
+};
 
 } // namespace QAyo::detail
