@@ -603,7 +603,7 @@ private Q_SLOTS:
         auto qcoroWork = [&foreignCompleted]() -> QCoro::Task<int> {
             QTimer timer;
             timer.setSingleShot(true);
-            timer.start(30ms);
+            timer.start(100ms);
             co_await timer;
             foreignCompleted = true;
             co_return 1;
@@ -614,7 +614,7 @@ private Q_SLOTS:
                     QTimer timer;
                     timer.setSingleShot(true);
                     connect(&timer, &QTimer::timeout, &timer, [&foreignCompleted] { foreignCompleted = true; });
-                    timer.start(30ms);
+                    timer.start(100ms);
                     suspended = true;
                     co_await timer;
                 } else {

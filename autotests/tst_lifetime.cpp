@@ -59,7 +59,7 @@ public:
 
     QAyo::Task<> refreshAfterSleep()
     {
-        co_await QAyo::sleep(30ms);
+        co_await QAyo::sleep(100ms);
         m_text = QStringLiteral("updated"); // must never run on a deleted Backend
         ++*m_updates;
     }
@@ -68,7 +68,7 @@ public:
     {
         QTimer timer; // a local: QCoro resumes the task when it fires
         timer.setSingleShot(true);
-        timer.start(30ms);
+        timer.start(100ms);
         co_await timer; // Cancelled is thrown here once the owner is gone
         m_text = QStringLiteral("updated");
         ++*m_updates;
@@ -102,7 +102,7 @@ private Q_SLOTS:
         QFETCH(int, liveFrames);
 
         QAyo::Scope other; // outlives the owner
-        auto otherHandle = other.asap(valueAfter(40ms, 1));
+        auto otherHandle = other.asap(valueAfter(100ms, 1));
 
         int live = 0;    // locals alive in the owner's task frames
         int resumed = 0; // steps taken after an await
@@ -114,7 +114,7 @@ private Q_SLOTS:
 
         auto sleeper = [&]() -> QAyo::Task<> {
             LiveCounter guard(&live);
-            co_await QAyo::sleep(40ms);
+            co_await QAyo::sleep(100ms);
             ++resumed;
         };
         switch (suspension) {
@@ -176,7 +176,7 @@ private Q_SLOTS:
         }
         if (innerHandle.isValid())
             QVERIFY(innerHandle.isCancelled());
-        spinFor(120ms); // well past the 40 ms sleeps
+        spinFor(200ms); // well past the 100 ms sleeps
         QCOMPARE(resumed, resumedBeforeDelete);
         QCOMPARE(live, 0);
         // The task in the other scope is unaffected and its waiter list holds no dangling entry.
@@ -194,7 +194,7 @@ private Q_SLOTS:
         delete backend;
         QVERIFY(scope.isNull());
         QVERIFY(h.isCancelled());
-        spinFor(100ms);
+        spinFor(200ms);
         QCOMPARE(updates, 0);
     }
 
@@ -273,7 +273,7 @@ private Q_SLOTS:
         auto qcoroWork = []() -> QCoro::Task<int> {
             QTimer timer;
             timer.setSingleShot(true);
-            timer.start(30ms);
+            timer.start(100ms);
             co_await timer;
             co_return 1;
         };
@@ -283,7 +283,7 @@ private Q_SLOTS:
                 if (wait == ForeignWait::QTimer) {
                     QTimer timer;
                     timer.setSingleShot(true);
-                    timer.start(30ms);
+                    timer.start(100ms);
                     suspended = true;
                     co_await timer;
                 } else {

@@ -29,8 +29,8 @@ class TimeoutTest : public QObject
 private Q_SLOTS:
     void timeoutCancelsTasksAndJoinReturnsNormally()
     {
-        QAyo::Scope scope({.timeout = 50ms});
-        QCOMPARE(scope.timeout(), std::optional<std::chrono::milliseconds>(50ms));
+        QAyo::Scope scope({.timeout = 100ms}); // generous: the quick task must end well before it
+        QCOMPARE(scope.timeout(), std::optional<std::chrono::milliseconds>(100ms));
         QSignalSpy timedOut(&scope, &QAyo::Scope::timedOut);
         QSignalSpy timedOutChanged(&scope, &QAyo::Scope::timedOutChanged);
         QSignalSpy cancelling(&scope, &QAyo::Scope::cancelling);
@@ -100,7 +100,7 @@ private Q_SLOTS:
     void scopeFinishedBeforeItsDeadlineNeverTimesOut()
     {
         QFETCH(bool, timeoutThrows);
-        QAyo::Scope scope({.timeout = 60ms, .timeoutThrows = timeoutThrows});
+        QAyo::Scope scope({.timeout = 150ms, .timeoutThrows = timeoutThrows});
         QSignalSpy timedOut(&scope, &QAyo::Scope::timedOut);
         QSignalSpy cancelling(&scope, &QAyo::Scope::cancelling);
         auto h = scope.asap(valueAfter(2ms, 4));
@@ -114,7 +114,7 @@ private Q_SLOTS:
         };
         QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
         QVERIFY(!joinThrew);
-        QVERIFY(!timedOut.wait(200)); // well past the deadline: still no timeout
+        QVERIFY(!timedOut.wait(300)); // well past the deadline: still no timeout
         QVERIFY(!scope.isTimedOut());
         QVERIFY(!scope.isCancelled());
         QCOMPARE(cancelling.count(), 0);
@@ -125,20 +125,20 @@ private Q_SLOTS:
     {
         // Not joined, but all its work has ended before the deadline: "timedOut: true once the
         // timeout fired while work was still running" (scope.h) - here none was.
-        QAyo::Scope scope({.timeout = 40ms});
+        QAyo::Scope scope({.timeout = 150ms});
         QSignalSpy timedOut(&scope, &QAyo::Scope::timedOut);
         auto h = scope.asap(valueAfter(1ms, 1));
         QVERIFY(spinUntil([&] { return !scope.isActive(); }));
-        QVERIFY(!timedOut.wait(200));
+        QVERIFY(!timedOut.wait(300));
         QVERIFY(!scope.isTimedOut());
         QCOMPARE(h.result(), 1);
     }
 
     void timeoutCountsFromTheFirstSpawnNotFromConstruction()
     {
-        QAyo::Scope scope({.timeout = 40ms});
+        QAyo::Scope scope({.timeout = 150ms});
         QSignalSpy timedOut(&scope, &QAyo::Scope::timedOut);
-        spinFor(80ms); // longer than the timeout, before anything was spawned
+        spinFor(200ms); // longer than the timeout, before anything was spawned
         QVERIFY(!scope.isStarted());
         QCOMPARE(timedOut.count(), 0);
         auto h = scope.asap(valueAfter(5ms, 9));
