@@ -10,3 +10,4 @@
 #include <QAyo/scope.h>
 #include <QAyo/signal.h>
 #include <QAyo/task.h>
+#include <QAyo/waits.h>
