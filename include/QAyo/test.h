@@ -5,6 +5,7 @@
 
 #include <QAyo/scope.h>
 #include <QAyo/task.h>
+#include <QAyo/virtualclock.h>
 
 #include <QString>
 
@@ -44,4 +45,52 @@ T run(Task<T> task, std::chrono::milliseconds deadline = std::chrono::seconds(10
     return handle.result();
 }
 
+//! Tasks created and not yet ended, on all threads. Zero between tests of a clean suite.
+inline int unfinishedTasks() noexcept
+{
+    return QAyo::detail::unfinishedTaskCount();
+}
+
+//! Waits up to \a grace for every task to end; returns the number still unfinished.
+QAYO_TEST_EXPORT int waitForNoTasks(std::chrono::milliseconds grace = std::chrono::seconds(2));
+
+//! The message of an exception escaping a test's task, for a test failure.
+QAYO_TEST_EXPORT QString describe(std::exception_ptr error);
+
 } // namespace QAyo::Test
+
+//! Runs \a task (a QAyo::Task<>) with QAyo::Test::run() inside a QTest slot; an escaped exception
+//! or a timeout fails the test with its message.
+#define QAYO_TEST_RUN(task)                                                                        \
+    do {                                                                                           \
+        std::exception_ptr qayoTestError_;                                                         \
+        try {                                                                                      \
+            QAyo::Test::run(task);                                                                 \
+        } catch (...) {                                                                            \
+            qayoTestError_ = std::current_exception();                                             \
+        }                                                                                          \
+        if (qayoTestError_)                                                                        \
+            QFAIL(qPrintable(QStringLiteral("task threw: ") + QAyo::Test::describe(qayoTestError_))); \
+    } while (false)
+
+//! Like QAYO_TEST_RUN, storing the task's value in \a variable (declared before).
+#define QAYO_TEST_RUN_INTO(variable, task)                                                         \
+    do {                                                                                           \
+        std::exception_ptr qayoTestError_;                                                         \
+        try {                                                                                      \
+            variable = QAyo::Test::run(task);                                                      \
+        } catch (...) {                                                                            \
+            qayoTestError_ = std::current_exception();                                             \
+        }                                                                                          \
+        if (qayoTestError_)                                                                        \
+            QFAIL(qPrintable(QStringLiteral("task threw: ") + QAyo::Test::describe(qayoTestError_))); \
+    } while (false)
+
+//! In a QTest class's cleanup(): fails the test if a task it started is still alive (waits up to
+//! two seconds for cancelled tasks to unwind first).
+#define QAYO_VERIFY_NO_TASKS_LEFT()                                                                \
+    do {                                                                                           \
+        const int qayoLeft_ = QAyo::Test::waitForNoTasks();                                        \
+        if (qayoLeft_ != 0)                                                                        \
+            QFAIL(qPrintable(QStringLiteral("%1 QAyo task(s) outlived the test").arg(qayoLeft_))); \
+    } while (false)

@@ -8,7 +8,20 @@
 
 namespace QAyo::detail {
 
-TaskRecord::TaskRecord() noexcept : ReadyNode(&TaskRecord::runStart) {}
+namespace {
+// Tasks created and not yet ended, all threads: QAyo::Test checks it returns to zero.
+std::atomic<int> unfinishedTasks{0};
+} // namespace
+
+int unfinishedTaskCount() noexcept
+{
+    return unfinishedTasks.load(std::memory_order_relaxed);
+}
+
+TaskRecord::TaskRecord() noexcept : ReadyNode(&TaskRecord::runStart)
+{
+    unfinishedTasks.fetch_add(1, std::memory_order_relaxed);
+}
 
 TaskRecord::~TaskRecord()
 {
@@ -53,6 +66,7 @@ void TaskRecord::complete(std::exception_ptr failure) noexcept
 
 void TaskRecord::settle(Outcome result, std::exception_ptr failure) noexcept
 {
+    unfinishedTasks.fetch_sub(1, std::memory_order_relaxed);
     outcome = result;
     error = std::move(failure);
     state.store(State::Done, std::memory_order_release);

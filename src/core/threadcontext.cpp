@@ -305,3 +305,25 @@ void SleepAwaiter::fired(DeadlineEntry *entry) noexcept
 
 } // namespace detail
 } // namespace QAyo
+
+namespace QAyo::detail {
+
+QAYO_CORE_EXPORT bool readyQueueIsEmpty() noexcept;
+QAYO_CORE_EXPORT void runReadyQueue() noexcept;
+
+//! For QAyo::Test::VirtualClock: is there work the thread could run right now?
+bool readyQueueIsEmpty() noexcept
+{
+    return ThreadContext::current()->isReadyQueueEmpty();
+}
+
+//! For QAyo::Test::VirtualClock: runs ready work until none is left (bounded, in case a task
+//! keeps hopping forever).
+void runReadyQueue() noexcept
+{
+    ThreadContext *context = ThreadContext::current();
+    for (int rounds = 0; rounds < 100000 && !context->isReadyQueueEmpty(); ++rounds)
+        context->runBatch();
+}
+
+} // namespace QAyo::detail

@@ -56,7 +56,11 @@ public:
 
 private:
     void drain();
+
+public:
     void runBatch();
+
+private:
     void siftUp(std::size_t index) noexcept;
     void siftDown(std::size_t index) noexcept;
     void place(std::size_t index, DeadlineEntry *entry) noexcept

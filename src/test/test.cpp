@@ -30,3 +30,28 @@ bool spinUntil(const std::function<bool()> &done, std::chrono::milliseconds dead
 }
 
 } // namespace QAyo::Test::detail
+
+namespace QAyo::Test {
+
+int waitForNoTasks(std::chrono::milliseconds grace)
+{
+    detail::spinUntil([] { return unfinishedTasks() == 0; }, grace);
+    return unfinishedTasks();
+}
+
+QString describe(std::exception_ptr error)
+{
+    try {
+        std::rethrow_exception(error);
+    } catch (const QAyo::Error &e) {
+        return e.message();
+    } catch (const std::exception &e) {
+        return QString::fromUtf8(e.what());
+    } catch (const QAyo::Cancelled &) {
+        return QStringLiteral("QAyo::Cancelled");
+    } catch (...) {
+        return QStringLiteral("an exception not derived from std::exception");
+    }
+}
+
+} // namespace QAyo::Test

@@ -29,6 +29,9 @@ namespace QAyo::detail {
 
 class ScopePrivate;
 
+//! Tasks (records) created and not yet ended, over all threads (for QAyo::Test).
+QAYO_CORE_EXPORT int unfinishedTaskCount() noexcept;
+
 //! An awaiter that can be woken early when the task suspended on it is cancelled.
 struct QAYO_CORE_EXPORT CancelHook
 {
