@@ -6,13 +6,8 @@
 #include <QAyo/QAyo>
 #include <QAyo/Test>
 
-#include <QCoreApplication>
-#include <QDeadlineTimer>
-#include <QEventLoop>
 #include <QString>
-#include <QTimer>
 
-#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -22,28 +17,9 @@ namespace TestHelpers {
 using namespace std::chrono_literals;
 
 //! Spins the event loop until \a done returns true; false if \a deadline (real time) passes.
-/*!
- * Checks \a done after every batch of events and blocks while there are none (a timer ends the
- * wait at the deadline). Not QAyo::Test::detail::spinUntil: that one passes a time limit to
- * processEvents(), which then drops WaitForMoreEvents (a busy loop) and, while a task keeps
- * the loop busy (e.g. a checkpoint loop), does not return to check \a done before the deadline.
- */
 inline bool spinUntil(const std::function<bool()> &done, std::chrono::milliseconds deadline = 3s)
 {
-    QDeadlineTimer timer(deadline, Qt::PreciseTimer);
-    QTimer wakeUp;
-    wakeUp.setSingleShot(true);
-    wakeUp.setTimerType(Qt::PreciseTimer);
-    while (!done()) {
-        if (timer.hasExpired())
-            return false;
-        if (!wakeUp.isActive()) {
-            const auto left = std::chrono::ceil<std::chrono::milliseconds>(timer.remainingTimeAsDuration());
-            wakeUp.start(std::max(left, std::chrono::milliseconds(1)));
-        }
-        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents);
-    }
-    return true;
+    return QAyo::Test::detail::spinUntil(done, deadline);
 }
 
 //! Spins the event loop for \a duration. Only to show that something does *not* happen.
