@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <QAyo/aside.h>
 #include <QAyo/detail/spawn.h>
 #include <QAyo/detail/wakeable.h>
 #include <QAyo/handle.h>
@@ -299,6 +300,47 @@ public:
         return scheduleRecord(record, detail::ScheduleRecord::Kind::Every, interval, {});
     }
 
+    // --- blocking work aside (docs/threads.md) ---------------------------------------------
+
+    //! Runs f(args...) on QThreadPool::globalInstance(); the handle's value arrives on the scope's
+    //! thread. Bound to the scope (the join waits for it), not counted against maxConcurrency.
+    //! If f takes a QAyo::StopToken first, a cancel or timeout requests stop through it; work
+    //! the pool has not started yet is dropped. A running f cannot be killed: the join waits
+    //! for it to return.
+    template<typename F, typename... Args>
+        requires detail::AsideCallable<std::decay_t<F>, std::decay_t<Args>...>
+    auto aside(F &&f, Args &&...args)
+    {
+        return asideIn(QThreadPool::globalInstance(), std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    //! aside() on \a pool. Throws InvalidArgument if \a pool is null.
+    template<typename F, typename... Args>
+        requires detail::AsideCallable<std::decay_t<F>, std::decay_t<Args>...>
+    auto asideIn(QThreadPool *pool, F &&f, Args &&...args)
+    {
+        checkCanSpawn("asideIn");
+        if (!pool)
+            throw InvalidArgument(QStringLiteral("asideIn: the pool is null"));
+        using Fn = std::decay_t<F>;
+        using ArgTuple = std::tuple<std::decay_t<Args>...>;
+        using T = typename detail::AsideValue<Fn, std::decay_t<Args>...>::type;
+        auto *record = new detail::AsideRecord<T, Fn, ArgTuple>(pool, Fn(std::forward<F>(f)),
+                                                                ArgTuple(std::forward<Args>(args)...));
+        record->ref(); // the handle's reference
+        spawnRecord(record, SpawnKind::Aside);
+        return Handle<T>(record);
+    }
+
+    //! aside() on the executor registered as \a executor (see Executors); throws
+    //! InvalidArgument naming it if there is none.
+    template<typename F, typename... Args>
+        requires detail::AsideCallable<std::decay_t<F>, std::decay_t<Args>...>
+    auto asideIn(const QString &executor, F &&f, Args &&...args)
+    {
+        return asideIn(Executors::get(executor), std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
     // --- control ---------------------------------------------------------------------------
 
     //! Waits until every task has ended, closes the scope and rethrows the first error (or
@@ -383,8 +425,9 @@ private:
     friend Task<ScopeOutcome> scope(ScopeOptions options, Body body);
 
     //! Normal: queued, counted. Eager: running already (adopted QCoro::Task), never dropped,
-    //! not counted. Body: a block scope's body, not counted, no result.
-    enum class SpawnKind { Normal, Eager, Body };
+    //! not counted. Body: a block scope's body, not counted, no result. Aside: a function for
+    //! a thread pool, not counted.
+    enum class SpawnKind { Normal, Eager, Body, Aside };
 
     Scope(const ScopeOptions &options, detail::TaskRecord *parentTask);
     void checkCanSpawn(const char *operation) const;
@@ -402,6 +445,9 @@ private:
     Scheduled scheduleRecord(detail::ScheduleRecord *record, detail::ScheduleRecord::Kind kind,
                              std::chrono::milliseconds delay,
                              std::optional<std::chrono::system_clock::time_point> when);
+    void activateSchedule(detail::ScheduleRecord *record, detail::ScheduleRecord::Kind kind,
+                          std::chrono::milliseconds delay,
+                          std::optional<std::chrono::system_clock::time_point> when);
 
     template<typename F, typename... Args>
     static detail::ScheduleRecord *makeSchedule(F &&f, Args &&...args)
@@ -448,6 +494,57 @@ Task<ScopeOutcome> scope(ScopeOptions options, Body body)
         else
             s.spawnBody([&body, &s]() { return body(s); });
     });
+}
+
+namespace detail {
+
+//! co_await QAyo::aside(f, args...): aside() in the scope of the awaiting task.
+template<typename F, typename ArgTuple>
+struct AsideRequest
+{
+    QThreadPool *pool;
+    F f;
+    ArgTuple args;
+
+    template<typename Promise>
+    auto qayoAwait(Promise &promise) &&
+    {
+        Scope *scope = scopeOf(promise.m_record);
+        if (!scope)
+            throw InvalidStateError(QStringLiteral("QAyo::aside: only inside a task of a scope"));
+        auto handle = std::apply(
+            [&](auto &...a) { return scope->asideIn(pool, std::move(f), std::move(a)...); }, args);
+        return AwareCheckpoint<decltype(handle.operator co_await())>(handle.operator co_await(),
+                                                                     promise.m_record);
+    }
+};
+
+} // namespace detail
+
+//! ayo's `ayo.aside(...)`: `co_await QAyo::aside(f, args...)` runs f on the global thread pool
+//! as aside work of the awaiting task's scope and returns its value (see Scope::aside()).
+template<typename F, typename... Args>
+auto aside(F &&f, Args &&...args)
+{
+    return detail::AsideRequest<std::decay_t<F>, std::tuple<std::decay_t<Args>...>>{
+        QThreadPool::globalInstance(), std::forward<F>(f), {std::forward<Args>(args)...}};
+}
+
+//! `co_await QAyo::asideIn(pool or "executor", f, args...)`: aside() on a given pool.
+template<typename F, typename... Args>
+auto asideIn(QThreadPool *pool, F &&f, Args &&...args)
+{
+    if (!pool)
+        throw InvalidArgument(QStringLiteral("asideIn: the pool is null"));
+    return detail::AsideRequest<std::decay_t<F>, std::tuple<std::decay_t<Args>...>>{
+        pool, std::forward<F>(f), {std::forward<Args>(args)...}};
+}
+
+//! \copydoc asideIn(QThreadPool *, F &&, Args &&...)
+template<typename F, typename... Args>
+auto asideIn(const QString &executor, F &&f, Args &&...args)
+{
+    return asideIn(Executors::get(executor), std::forward<F>(f), std::forward<Args>(args)...);
 }
 
 //! The block form with default options.

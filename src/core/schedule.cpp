@@ -152,19 +152,39 @@ Scheduled Scope::scheduleRecord(detail::ScheduleRecord *record, detail::Schedule
         record->deref();
         throw InvalidArgument(QStringLiteral("after: delay must not be negative, got %1 ms").arg(delay.count()));
     }
-    if (QThread::currentThread() != thread()) {
-        record->deref();
-        throw InvalidStateError(QStringLiteral("after/at/every: call them on the scope's thread"));
-    }
     record->kind = kind;
     record->ref(); // the handle's reference
     Scheduled handle(record);
+    if (!d->isOnScopeThread()) {
+        // From another thread: the schedule starts on the scope's thread. If the scope dies
+        // first, the record just stays inactive.
+        record->ref();
+        QMetaObject::invokeMethod(
+            this, [this, record, kind, delay, when] {
+                if (!d->m_dying && !d->m_finished)
+                    activateSchedule(record, kind, delay, when);
+                else
+                    record->deref(); // the scope's reference: never active
+                record->deref();
+            },
+            Qt::QueuedConnection);
+        return handle;
+    }
+    activateSchedule(record, kind, delay, when);
+    return handle;
+}
+
+void Scope::activateSchedule(detail::ScheduleRecord *record, detail::ScheduleRecord::Kind kind,
+                             std::chrono::milliseconds delay,
+                             std::optional<std::chrono::system_clock::time_point> when)
+{
+    using Kind = detail::ScheduleRecord::Kind;
     const bool wasActive = isActive();
     const bool firstStart = !d->m_started;
     d->ensureStarted();
     if (d->m_cancelled) {
         record->deref(); // never active: the scope's reference goes at once
-        return handle;
+        return;
     }
     d->linkSchedule(record);
     record->active = true;
@@ -196,7 +216,6 @@ Scheduled Scope::scheduleRecord(detail::ScheduleRecord *record, detail::Schedule
         Q_EMIT started();
     if (!guard.destroyed && wasActive != isActive())
         Q_EMIT activeChanged();
-    return handle;
 }
 
 // --- Scheduled ---------------------------------------------------------------------------------

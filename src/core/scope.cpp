@@ -849,6 +849,11 @@ bool Scope::isFinished() const
     return d->m_finished;
 }
 
+Scope *detail::scopeOf(const TaskRecord *record) noexcept
+{
+    return record && record->scope ? record->scope->q : nullptr;
+}
+
 Scope *Scope::parentScope() const
 {
     if (d->parentScope)

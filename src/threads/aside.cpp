@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+// Aside work: a function on a QThreadPool, its outcome handed back to the scope's thread.
+#include <QAyo/aside.h>
+#include <QAyo/signal.h>
+
+#include <QMetaObject>
+#include <QRunnable>
+
+namespace QAyo::detail {
+
+//! The pool's view of an aside task. Not auto-deleted: the home thread deletes it after the
+//! hand-back (or after taking it back from the pool on cancel).
+class AsideCore::Runnable final : public QRunnable
+{
+public:
+    explicit Runnable(AsideCore *core) : m_core(core) { setAutoDelete(false); }
+    void run() override { m_core->runOnWorker(); }
+
+private:
+    AsideCore *m_core;
+};
+
+AsideCore::~AsideCore()
+{
+    delete m_runnable;
+}
+
+void AsideCore::submit()
+{
+    // While queued or running in the pool the record is "suspended on a foreign awaitable": a
+    // scope destroyed meanwhile orphans it (a thread cannot be killed) and this hook asks it to
+    // stop.
+    m_record->hook = this;
+    m_record->suspendedForeign = true;
+    m_home = threadContextObject();
+    m_record->ref(); // the worker's reference, dropped after the hand-back
+    m_runnable = new Runnable(this);
+    m_pool->start(m_runnable);
+}
+
+void AsideCore::runOnWorker() noexcept
+{
+    std::exception_ptr error;
+    try {
+        m_work(m_record);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    // Deliver on the home thread; the queued call is the synchronisation point for the value.
+    QMetaObject::invokeMethod(m_home, [this, error] { finishOnHome(error); }, Qt::QueuedConnection);
+}
+
+void AsideCore::finishOnHome(std::exception_ptr error) noexcept
+{
+    TaskRecord *record = m_record;
+    delete std::exchange(m_runnable, nullptr);
+    record->hook = nullptr;
+    record->suspendedForeign = false;
+    record->complete(std::move(error));
+    record->deref(); // the worker's reference
+}
+
+void AsideCore::cancelRequested() noexcept
+{
+    m_stop.request_stop();
+    if (m_runnable && m_pool->tryTake(m_runnable)) {
+        // The pool had not started it: the work is dropped, the task ends now as cancelled.
+        TaskRecord *record = m_record;
+        delete std::exchange(m_runnable, nullptr);
+        record->hook = nullptr;
+        record->suspendedForeign = false;
+        record->cancelRequested = true;
+        record->complete(std::make_exception_ptr(Cancelled{}));
+        record->deref(); // the worker's reference
+    }
+}
+
+} // namespace QAyo::detail
