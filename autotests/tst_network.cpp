@@ -55,7 +55,10 @@ public:
                 serve(socket);
         });
     }
-    QUrl url() const { return QUrl(QStringLiteral("http://127.0.0.1:%1/").arg(m_server.serverPort())); }
+    QUrl url() const
+    {
+        return QUrl(QStringLiteral("http://127.0.0.1:%1/").arg(m_server.serverPort()));
+    }
     int openConnections() const { return m_open; }
     int requestsReceived() const { return m_requests; }
 
@@ -77,7 +80,8 @@ private:
             if (!m_delay)
                 return; // never answers
             QTimer::singleShot(*m_delay, socket, [socket] {
-                socket->write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+                socket->write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n"
+                              "\r\nhello");
                 socket->disconnectFromHost();
             });
         });
@@ -152,7 +156,9 @@ private Q_SLOTS:
         QNetworkAccessManager manager;
         std::unique_ptr<QNetworkReply> reply(get(manager, server.url()));
         QTRY_VERIFY(reply->isFinished());
-        auto task = [&]() -> QAyo::Task<QNetworkReply *> { co_return co_await QAyo::reply(reply.get()); };
+        auto task = [&]() -> QAyo::Task<QNetworkReply *> {
+            co_return co_await QAyo::reply(reply.get());
+        };
         QCOMPARE(QAyo::Test::run(task()), reply.get());
     }
 
@@ -192,7 +198,8 @@ private Q_SLOTS:
         std::unique_ptr<QNetworkReply> reply(get(manager, server.url()));
         bool destroying = false;
         std::optional<bool> finishedDuringDestruction;
-        connect(reply.get(), &QNetworkReply::finished, this, [&] { finishedDuringDestruction = destroying; });
+        connect(reply.get(), &QNetworkReply::finished, this,
+                [&] { finishedDuringDestruction = destroying; });
         int live = 0;
         auto scope = std::make_unique<QAyo::Scope>();
         scope->asap([&]() -> QAyo::Task<> {
@@ -305,7 +312,8 @@ private Q_SLOTS:
         QVERIFY(pair.connect());
         const QByteArray payload(8 << 20, 'x'); // more than the loopback buffers hold
         qint64 received = 0;
-        connect(pair.peer, &QTcpSocket::readyRead, this, [&] { received += pair.peer->readAll().size(); });
+        connect(pair.peer, &QTcpSocket::readyRead, this,
+                [&] { received += pair.peer->readAll().size(); });
         auto task = [&]() -> QAyo::Task<bool> {
             pair.client.write(payload);
             co_return co_await QAyo::bytesWritten(&pair.client);

@@ -56,7 +56,10 @@ public:
             open(mode | Unbuffered);
     }
     bool isSequential() const override { return true; }
-    qint64 bytesAvailable() const override { return m_incoming.size() + QIODevice::bytesAvailable(); }
+    qint64 bytesAvailable() const override
+    {
+        return m_incoming.size() + QIODevice::bytesAvailable();
+    }
     qint64 bytesToWrite() const override { return m_outgoing.size(); }
 
     void receive(const QByteArray &data)
@@ -92,8 +95,10 @@ private:
 
 int ioReceivers(const QIODevice *device)
 {
-    return receiversOf(device, SIGNAL(readyRead())) + receiversOf(device, SIGNAL(readChannelFinished()))
-        + receiversOf(device, SIGNAL(aboutToClose())) + receiversOf(device, SIGNAL(bytesWritten(qint64)))
+    return receiversOf(device, SIGNAL(readyRead()))
+        + receiversOf(device, SIGNAL(readChannelFinished()))
+        + receiversOf(device, SIGNAL(aboutToClose()))
+        + receiversOf(device, SIGNAL(bytesWritten(qint64)))
         + receiversOf(device, SIGNAL(destroyed(QObject *)));
 }
 
@@ -310,7 +315,9 @@ private Q_SLOTS:
         QProcess process;
         process.start(Shell, {QStringLiteral("-c"), QStringLiteral("exit 5")});
         QVERIFY(process.waitForFinished(5000));
-        auto body = [&]() -> QAyo::Task<int> { co_return co_await QAyo::processFinished(&process); };
+        auto body = [&]() -> QAyo::Task<int> {
+            co_return co_await QAyo::processFinished(&process);
+        };
         QCOMPARE(QAyo::Test::run(body()), 5);
     }
 
@@ -336,7 +343,8 @@ private Q_SLOTS:
         QVERIFY2(startMessage.contains(QStringLiteral("qayo-no-such-program"))
                      && startMessage.contains(QStringLiteral("failed to start")),
                  qPrintable(startMessage));
-        QVERIFY2(finishMessage.startsWith(QStringLiteral("processFinished:")), qPrintable(finishMessage));
+        QVERIFY2(finishMessage.startsWith(QStringLiteral("processFinished:")),
+                 qPrintable(finishMessage));
     }
 
     void crashedProcessIsAnError()
@@ -392,7 +400,8 @@ private Q_SLOTS:
     {
         // The shell ignores SIGTERM, says so, then becomes `sleep` (which keeps ignoring it).
         QProcess process;
-        process.start(Shell, {QStringLiteral("-c"), QStringLiteral("trap '' TERM; echo ready; exec sleep 30")});
+        process.start(Shell, {QStringLiteral("-c"),
+                              QStringLiteral("trap '' TERM; echo ready; exec sleep 30")});
         QVERIFY(process.waitForStarted(5000));
         QTRY_VERIFY(process.canReadLine());
         QAyo::Scope scope;
@@ -465,7 +474,8 @@ private Q_SLOTS:
         auto *process = new QProcess;
         process->start(QStringLiteral("sleep"), {QStringLiteral("30")});
         QVERIFY(process->waitForStarted(5000));
-        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("Destroyed while process")));
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("Destroyed while process")));
         QTimer::singleShot(5ms, [process] { delete process; });
         QString message;
         auto body = [&]() -> QAyo::Task<> {
@@ -476,7 +486,8 @@ private Q_SLOTS:
             }
         };
         QAyo::Test::run(body());
-        QVERIFY2(message.startsWith(QStringLiteral("processFinished:")) && message.contains(QStringLiteral("destroyed")),
+        QVERIFY2(message.startsWith(QStringLiteral("processFinished:"))
+                     && message.contains(QStringLiteral("destroyed")),
                  qPrintable(message));
     }
 
@@ -491,7 +502,8 @@ private Q_SLOTS:
         } catch (const QAyo::InvalidArgument &e) {
             message = e.message();
         }
-        QVERIFY2(message.contains(QStringLiteral("grace")) && message.contains(QStringLiteral("-1")),
+        QVERIFY2(message.contains(QStringLiteral("grace"))
+                     && message.contains(QStringLiteral("-1")),
                  qPrintable(message));
     }
 
@@ -640,7 +652,8 @@ private Q_SLOTS:
             co_return all;
         };
         QCOMPARE(QAyo::Test::run(body()), true);
-        QCOMPARE(log, (QStringList{QStringLiteral("sent 4"), QStringLiteral("sent 6"), QStringLiteral("done")}));
+        QCOMPARE(log, (QStringList{QStringLiteral("sent 4"), QStringLiteral("sent 6"),
+                                   QStringLiteral("done")}));
         QCOMPARE(ioReceivers(&device), 0);
     }
 

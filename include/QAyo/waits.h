@@ -74,8 +74,8 @@ Task<T> future(QFuture<T> watched)
  * it is gone. Destroying the wait's frame (e.g. with its scope) terminates it the same way
  * without waiting (the kill timer is a child of \a process).
  */
-QAYO_CORE_EXPORT Task<> processStarted(QProcess *process,
-                                       std::chrono::milliseconds grace = std::chrono::seconds(3));
+QAYO_CORE_EXPORT Task<> processStarted(
+    QProcess *process, std::chrono::milliseconds grace = std::chrono::seconds(3));
 
 //! Waits until \a process has finished; returns its exit code.
 /*!
@@ -95,8 +95,8 @@ QAYO_CORE_EXPORT Task<> processStarted(QProcess *process,
  * waiting. To wait for a process without owning it, use
  * `QAyo::signal(process, &QProcess::finished)`.
  */
-QAYO_CORE_EXPORT Task<int> processFinished(QProcess *process,
-                                           std::chrono::milliseconds grace = std::chrono::seconds(3));
+QAYO_CORE_EXPORT Task<int> processFinished(
+    QProcess *process, std::chrono::milliseconds grace = std::chrono::seconds(3));
 
 //! Waits until \a device has data to read; returns bytesAvailable() - at once if there is data.
 /*!

@@ -48,10 +48,11 @@ void stopProcess(QProcess *process, milliseconds grace)
     timer->setObjectName(KillTimerName);
     timer->setSingleShot(true);
     QObject::connect(timer, &QTimer::timeout, process, [process] { process->kill(); });
-    QObject::connect(process, &QProcess::stateChanged, timer, [timer](QProcess::ProcessState state) {
-        if (state == QProcess::NotRunning)
-            timer->deleteLater();
-    });
+    QObject::connect(process, &QProcess::stateChanged, timer,
+                     [timer](QProcess::ProcessState state) {
+                         if (state == QProcess::NotRunning)
+                             timer->deleteLater();
+                     });
     timer->start(grace);
 }
 
@@ -61,7 +62,8 @@ class ProcessGuard
 public:
     ProcessGuard(QProcess *process, milliseconds grace) : m_process(process), m_grace(grace) {}
     ProcessGuard(ProcessGuard &&other) noexcept
-        : m_process(other.m_process), m_grace(other.m_grace), m_armed(std::exchange(other.m_armed, false))
+        : m_process(other.m_process), m_grace(other.m_grace),
+          m_armed(std::exchange(other.m_armed, false))
     {
     }
     ProcessGuard &operator=(ProcessGuard &&) = delete;
@@ -85,8 +87,8 @@ private:
 
 ObjectDestroyedError processDestroyed(const char *function)
 {
-    return ObjectDestroyedError(
-        QStringLiteral("%1: the QProcess was destroyed while waiting").arg(QLatin1String(function)));
+    return ObjectDestroyedError(QStringLiteral("%1: the QProcess was destroyed while waiting")
+                                    .arg(QLatin1String(function)));
 }
 
 //! Waits for the next state change of \a process; ObjectDestroyedError if it is deleted.
@@ -119,7 +121,8 @@ void throwIfFailedToStart(const char *function, const QProcess *process)
 {
     if (process->state() == QProcess::NotRunning && process->error() == QProcess::FailedToStart)
         throw ProcessError(QStringLiteral("%1: process '%2' failed to start: %3")
-                               .arg(QLatin1String(function), programOf(process), process->errorString()));
+                               .arg(QLatin1String(function), programOf(process),
+                                    process->errorString()));
 }
 
 Task<> startedTask(ProcessGuard guard)
@@ -164,7 +167,8 @@ Task<int> finishedTask(ProcessGuard guard)
     throwIfFailedToStart(function, process);
     if (process->exitStatus() == QProcess::CrashExit)
         throw ProcessError(QStringLiteral("%1: process '%2' crashed: %3")
-                               .arg(QLatin1String(function), programOf(process), process->errorString()));
+                               .arg(QLatin1String(function), programOf(process),
+                                    process->errorString()));
     co_return process->exitCode();
 }
 
@@ -180,8 +184,8 @@ void checkProcessArguments(const char *function, const QProcess *process, millis
 
 ObjectDestroyedError deviceDestroyed(const char *function)
 {
-    return ObjectDestroyedError(
-        QStringLiteral("%1: the QIODevice was destroyed while waiting").arg(QLatin1String(function)));
+    return ObjectDestroyedError(QStringLiteral("%1: the QIODevice was destroyed while waiting")
+                                    .arg(QLatin1String(function)));
 }
 
 Task<qint64> readyReadTask(QPointer<QIODevice> device)

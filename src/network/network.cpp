@@ -56,7 +56,8 @@ Task<QNetworkReply *> replyTask(ReplyGuard guard)
     static constexpr char function[] = "reply";
     const QPointer<QNetworkReply> reply = guard.reply();
     if (!reply)
-        throw ObjectDestroyedError(QStringLiteral("reply: the QNetworkReply was destroyed while waiting"));
+        throw ObjectDestroyedError(
+            QStringLiteral("reply: the QNetworkReply was destroyed while waiting"));
     if (!reply->isFinished()) {
         try {
             co_await detail::firstSignal(function, reply.data(), &QNetworkReply::finished);
@@ -103,9 +104,9 @@ Task<bool> socketBytesWrittenTask(QPointer<QAbstractSocket> socket)
             co_return true;
         if (socket->state() == QAbstractSocket::UnconnectedState)
             co_return false;
-        const int which = co_await detail::firstSignal(function, socket.data(), &QIODevice::bytesWritten,
-                                                       &QAbstractSocket::stateChanged,
-                                                       &QAbstractSocket::errorOccurred);
+        const int which = co_await detail::firstSignal(
+            function, socket.data(), &QIODevice::bytesWritten, &QAbstractSocket::stateChanged,
+            &QAbstractSocket::errorOccurred);
         if (!socket)
             throw socketDestroyed(function);
         // A failing socket reports the error, then aborts - which also empties its write buffer:

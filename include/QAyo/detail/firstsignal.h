@@ -50,7 +50,8 @@ public:
     bool await_ready()
     {
         if (!m_object)
-            throw InvalidArgument(QStringLiteral("%1: the object is null").arg(QLatin1String(m_function)));
+            throw InvalidArgument(
+                QStringLiteral("%1: the object is null").arg(QLatin1String(m_function)));
         return false;
     }
 
@@ -63,10 +64,11 @@ public:
         QObject *context = threadContextObject();
         std::weak_ptr<State> weak = m_state;
         connectAll(context, weak, std::index_sequence_for<Signals...>{});
-        m_connections.back() = QObject::connect(m_object.data(), &QObject::destroyed, context, [weak] {
-            if (auto state = weak.lock(); state && state->awaiter)
-                state->awaiter->fired(Destroyed);
-        });
+        m_connections.back() =
+            QObject::connect(m_object.data(), &QObject::destroyed, context, [weak] {
+                if (auto state = weak.lock(); state && state->awaiter)
+                    state->awaiter->fired(Destroyed);
+            });
     }
 
     //! The index of the signal that came first.
@@ -97,12 +99,13 @@ private:
     template<std::size_t... I>
     void connectAll(QObject *context, const std::weak_ptr<State> &weak, std::index_sequence<I...>)
     {
-        ((m_connections[I] = QObject::connect(m_object.data(), std::get<I>(m_signals), context,
-                                              [weak](auto &&...) {
-                                                  if (auto state = weak.lock(); state && state->awaiter)
-                                                      state->awaiter->fired(int(I));
-                                              })),
-         ...);
+        const auto connectOne = [&](auto signal, int index) {
+            return QObject::connect(m_object.data(), signal, context, [weak, index](auto &&...) {
+                if (auto state = weak.lock(); state && state->awaiter)
+                    state->awaiter->fired(index);
+            });
+        };
+        ((m_connections[I] = connectOne(std::get<I>(m_signals), int(I))), ...);
     }
 
     void fired(int index)
@@ -134,7 +137,8 @@ private:
 
 //! Deduces the awaiter's types: `co_await firstSignal("readyRead", device, &A::x, &A::y)`.
 template<typename Object, typename... Signals>
-FirstSignalAwaiter<Object, Signals...> firstSignal(const char *function, Object *object, Signals... signals)
+FirstSignalAwaiter<Object, Signals...> firstSignal(const char *function, Object *object,
+                                                   Signals... signals)
 {
     return FirstSignalAwaiter<Object, Signals...>(function, object, signals...);
 }

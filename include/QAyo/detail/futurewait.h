@@ -69,7 +69,8 @@ Task<T> awaitFuture(FutureCanceller<T> canceller)
         throw TaskCancelledError(QStringLiteral("future: the QFuture was cancelled"));
     if constexpr (!std::is_void_v<T>) {
         if (future.resultCount() == 0)
-            throw InvalidStateError(QStringLiteral("future: the QFuture finished without a result"));
+            throw InvalidStateError(
+                QStringLiteral("future: the QFuture finished without a result"));
         if constexpr (std::is_copy_constructible_v<T>)
             co_return future.result();
         else
