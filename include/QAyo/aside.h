@@ -84,6 +84,7 @@ private:
     std::stop_source m_stop;
     Runnable *m_runnable = nullptr;
     QObject *m_home = nullptr;
+    bool m_dropped = false; // taken back from the pool; completion is on its way
 };
 
 //! An aside task: f(args...) on a pool; the value lands in the typed record.

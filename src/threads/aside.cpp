@@ -63,15 +63,13 @@ void AsideCore::finishOnHome(std::exception_ptr error) noexcept
 void AsideCore::cancelRequested() noexcept
 {
     m_stop.request_stop();
-    if (m_runnable && m_pool->tryTake(m_runnable)) {
-        // The pool had not started it: the work is dropped, the task ends now as cancelled.
-        TaskRecord *record = m_record;
-        delete std::exchange(m_runnable, nullptr);
-        record->hook = nullptr;
-        record->suspendedForeign = false;
-        record->cancelRequested = true;
-        record->complete(std::make_exception_ptr(Cancelled{}));
-        record->deref(); // the worker's reference
+    if (m_runnable && !m_dropped && m_pool->tryTake(m_runnable)) {
+        // The pool had not started it: the work is dropped and the task ends as cancelled - on
+        // the next turn, not inside the cancel that is iterating the scope's tasks right now.
+        m_dropped = true;
+        m_record->cancelRequested = true;
+        QMetaObject::invokeMethod(
+            m_home, [this] { finishOnHome(std::make_exception_ptr(Cancelled{})); }, Qt::QueuedConnection);
     }
 }
 
