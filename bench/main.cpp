@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // qayo_bench: runs every workload for every size and implementation, best of N repetitions,
-// and prints one line per measurement: workload, n, implementation, ns per task.
+// and prints one line per measurement: workload, n, implementation, ns per task. Report workloads
+// (every_jitter) run once for a fixed n and print one line per figure in the same four columns,
+// e.g. every_jitter_p99, 200 ticks, qt, microseconds.
 //
 // Each measurement runs in a fresh child process (this program, started again with
 // --in-process --only ...), so no measurement inherits another's state: a timer QAyo's clock
@@ -21,6 +23,7 @@
 #include <QTimer>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -50,13 +53,29 @@ void check(bool condition, const QString &message)
     std::exit(2);
 }
 
+std::vector<Figure> latenessFigures(const QString &workload, std::vector<Nanoseconds> lateness)
+{
+    check(!lateness.empty(), workload + QStringLiteral(": no samples"));
+    std::sort(lateness.begin(), lateness.end());
+    // Nearest rank: the smallest sample with at least p of all samples at or below it.
+    auto percentile = [&lateness](double p) {
+        const auto rank = std::size_t(std::ceil(p * double(lateness.size())));
+        const Nanoseconds value = lateness[std::max<std::size_t>(rank, 1) - 1];
+        return double(value.count()) / 1000.0;
+    };
+    return { { workload + QStringLiteral("_p50"), percentile(0.50) },
+             { workload + QStringLiteral("_p99"), percentile(0.99) } };
+}
+
 } // namespace Bench
 
 namespace {
 
 // The order of the output: workloads as in docs/performance.md, then qayo before baselines.
-const QStringList workloadOrder = { QStringLiteral("spawn_join"), QStringLiteral("spawn_hop_join"),
-                                    QStringLiteral("cancel_sleeping"), QStringLiteral("limit10") };
+const QStringList workloadOrder
+    = { QStringLiteral("spawn_join"),          QStringLiteral("spawn_hop_join"),
+        QStringLiteral("cancel_sleeping"),     QStringLiteral("limit10"),
+        QStringLiteral("timers_start_cancel"), QStringLiteral("every_jitter") };
 
 QString keyOf(const Bench::Measurement &m)
 {
@@ -75,6 +94,17 @@ void printLine(const Bench::Measurement &m, int n, Bench::Nanoseconds best)
     std::printf("%s\t%d\t%s\t%.1f\n", qPrintable(m.workload), n, qPrintable(m.implementation),
                 double(best.count()) / n);
     std::fflush(stdout);
+}
+
+void printFigures(const Bench::Measurement &m, int n)
+{
+    settle();
+    for (const Bench::Figure &figure : m.report(n)) {
+        std::printf("%s\t%d\t%s\t%.1f\n", qPrintable(figure.name), n, qPrintable(m.implementation),
+                    figure.value);
+    }
+    std::fflush(stdout);
+    settle();
 }
 
 Bench::Nanoseconds measureHere(const Bench::Measurement &m, int n, int reps)
@@ -176,20 +206,25 @@ int main(int argc, char *argv[])
     });
 
     if (!parser.isSet(noHeaderOption)) {
-        std::printf("# workload\tn\timplementation\tns_per_task  (best of %d, %s, %d cores)\n",
+        std::printf("# workload\tn\timplementation\tns_per_task  (best of %d, %s, %d cores; "
+                    "every_jitter_*: microseconds of lateness, one run)\n",
                     reps, inProcess ? "one process" : "one process per line",
                     QThread::idealThreadCount());
         std::fflush(stdout);
     }
     for (const QString &workload : workloadOrder) {
-        for (const int n : sizes) {
+        for (qsizetype i = 0; i < sizes.size(); ++i) {
             for (const Bench::Measurement &m : all) {
-                if (m.workload != workload)
+                // A report workload has its own n and runs once, whatever --sizes says.
+                if (m.workload != workload || (m.report && i > 0))
                     continue;
-                if (inProcess)
-                    printLine(m, n, measureHere(m, n, reps));
-                else
+                const int n = m.report ? m.fixedN : sizes.at(i);
+                if (!inProcess)
                     measureInChild(m, n, reps);
+                else if (m.report)
+                    printFigures(m, n);
+                else
+                    printLine(m, n, measureHere(m, n, reps));
             }
         }
     }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The QAyo side: every workload goes through the public API a user calls (Scope::asap with a
-// callable, co_await scope, QAyo::checkpoint, QAyo::sleep, Scope::cancel). Each repetition is a
-// driver task run by QAyo::Test::run; the driver takes the time around the part measured, so the
-// cost of driving the loop from outside is not counted.
+// callable, co_await scope, QAyo::checkpoint, QAyo::sleep, Scope::after/every, Scope::cancel).
+// Each repetition is a driver task run by QAyo::Test::run; the driver takes the time around the
+// part measured, so the cost of driving the loop from outside is not counted.
 #include "bench.h"
 
 #include <QAyo/QAyo>
@@ -124,6 +124,80 @@ QAyo::Task<Nanoseconds> limit10(int n)
     co_return elapsed;
 }
 
+//! N tasks started into QAyo::sleep(1h), then cancelled. Measured: from the first spawn until
+//! the join returns (spawn, start, arm the deadline, cancel, unwind).
+QAyo::Task<Nanoseconds> timersStartCancel(int n)
+{
+    int asleep = 0;
+    int unwound = 0;
+    auto job = [&asleep, &unwound]() -> QAyo::Task<> {
+        UnwindCounter counter { &unwound };
+        ++asleep;
+        co_await QAyo::sleep(1h);
+    };
+    const auto start = Clock::now();
+    {
+        QAyo::Scope scope;
+        for (int i = 0; i < n; ++i)
+            scope.asap(job);
+        while (asleep < n)
+            co_await QAyo::checkpoint();
+        Bench::check(QAyo::Clock::pendingDeadlines() >= n,
+                     QStringLiteral("timers_start_cancel/qayo: not every task is asleep"));
+        scope.cancel();
+        co_await scope;
+    }
+    const auto elapsed = Clock::now() - start;
+    Bench::check(
+        unwound == n,
+        QStringLiteral("timers_start_cancel/qayo: %1 of %2 tasks unwound").arg(unwound).arg(n));
+    co_return elapsed;
+}
+
+//! The same timers without a task each: N Scope::after(1h, f), then scope.cancel() and the join.
+QAyo::Task<Nanoseconds> timersStartCancelAfter(int n)
+{
+    int called = 0;
+    const auto start = Clock::now();
+    {
+        QAyo::Scope scope;
+        for (int i = 0; i < n; ++i)
+            scope.after(1h, [&called] { ++called; });
+        Bench::check(QAyo::Clock::pendingDeadlines() >= n,
+                     QStringLiteral("timers_start_cancel/qayo-after: not every timer is armed"));
+        scope.cancel();
+        co_await scope;
+    }
+    const auto elapsed = Clock::now() - start;
+    Bench::check(called == 0 && QAyo::Clock::pendingDeadlines() == 0,
+                 QStringLiteral("timers_start_cancel/qayo-after: a timer fired or stayed armed"));
+    co_return elapsed;
+}
+
+//! every(10ms) for n ticks on the real clock: how late each call starts against the grid
+//! start + k * 10 ms (a tick skipped because the loop was late still counts in k).
+std::vector<Bench::Figure> everyJitter(int n)
+{
+    std::vector<Nanoseconds> lateness;
+    lateness.reserve(n);
+    auto driver = [&lateness, n]() -> QAyo::Task<> {
+        QAyo::Scope scope;
+        QAyo::Scheduled ticks;
+        const auto start = Clock::now();
+        ticks = scope.every(10ms, [&] {
+            const auto now = Clock::now();
+            const int tick = int(lateness.size()) + 1 + ticks.skippedTicks();
+            lateness.push_back(now - (start + tick * Nanoseconds(10ms)));
+            if (int(lateness.size()) == n)
+                ticks.unschedule();
+        });
+        co_await scope;
+    };
+    QAyo::Test::run(driver(), std::chrono::minutes(2));
+    Bench::check(int(lateness.size()) == n, QStringLiteral("every_jitter/qayo: too few ticks"));
+    return Bench::latenessFigures(QStringLiteral("every_jitter"), std::move(lateness));
+}
+
 } // namespace
 
 namespace Bench {
@@ -138,6 +212,11 @@ std::vector<Measurement> qayoMeasurements()
         { QStringLiteral("cancel_sleeping"), impl,
           [](int n) { return runDriver(cancelSleeping(n)); } },
         { QStringLiteral("limit10"), impl, [](int n) { return runDriver(limit10(n)); } },
+        { QStringLiteral("timers_start_cancel"), impl,
+          [](int n) { return runDriver(timersStartCancel(n)); } },
+        { QStringLiteral("timers_start_cancel"), QStringLiteral("qayo-after"),
+          [](int n) { return runDriver(timersStartCancelAfter(n)); } },
+        { QStringLiteral("every_jitter"), impl, {}, everyJitter, 200 },
     };
 }
 

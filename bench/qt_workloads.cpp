@@ -2,6 +2,8 @@
 // The plain Qt baseline: one queued QMetaObject::invokeMethod call per item (what a Qt program
 // without coroutines writes), counted as they run; the loop spins until the count reaches N.
 // cancel_sleeping: N QTimers armed for an hour; measured: stopping and deleting them.
+// timers_start_cancel: the same, measured from creating the first timer. every_jitter: a
+// repeating Qt::PreciseTimer of 10 ms, lateness of each timeout against start + k * 10 ms.
 #include "bench.h"
 
 #include <QCoreApplication>
@@ -70,6 +72,47 @@ Nanoseconds cancelSleeping(int n)
     return Clock::now() - start;
 }
 
+//! N QTimers created and started for an hour, then stopped and deleted; all of it measured.
+Nanoseconds timersStartCancel(int n)
+{
+    std::vector<QTimer *> timers;
+    timers.reserve(n);
+    const auto start = Clock::now();
+    for (int i = 0; i < n; ++i) {
+        auto *timer = new QTimer;
+        timer->setSingleShot(true);
+        timer->start(1h);
+        timers.push_back(timer);
+    }
+    for (QTimer *timer : timers) {
+        timer->stop();
+        delete timer;
+    }
+    return Clock::now() - start;
+}
+
+//! A repeating 10 ms Qt::PreciseTimer for n timeouts; lateness of each against start + k * 10 ms.
+std::vector<Bench::Figure> everyJitter(int n)
+{
+    std::vector<Nanoseconds> lateness;
+    lateness.reserve(n);
+    QTimer timer;
+    timer.setTimerType(Qt::PreciseTimer);
+    timer.setInterval(10ms);
+    Clock::time_point start;
+    QObject::connect(&timer, &QTimer::timeout, [&] {
+        const auto now = Clock::now();
+        const int tick = int(lateness.size()) + 1;
+        lateness.push_back(now - (start + tick * Nanoseconds(10ms)));
+        if (int(lateness.size()) == n)
+            timer.stop();
+    });
+    start = Clock::now();
+    timer.start();
+    Bench::spinUntil([&] { return int(lateness.size()) == n; }, "every_jitter/qt");
+    return Bench::latenessFigures(QStringLiteral("every_jitter"), std::move(lateness));
+}
+
 //! A queue of stored jobs with at most 10 in flight; a job is two posted steps (start, hop).
 Nanoseconds limit10(int n)
 {
@@ -112,6 +155,8 @@ std::vector<Measurement> qtMeasurements()
         { QStringLiteral("spawn_hop_join"), impl, spawnHopJoin },
         { QStringLiteral("cancel_sleeping"), impl, cancelSleeping },
         { QStringLiteral("limit10"), impl, limit10 },
+        { QStringLiteral("timers_start_cancel"), impl, timersStartCancel },
+        { QStringLiteral("every_jitter"), impl, {}, everyJitter, 200 },
     };
 }
 
