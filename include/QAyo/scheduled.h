@@ -86,6 +86,8 @@ public:
     }
     ~Scheduled();
 
+    //! True if the handle refers to a registration.
+    bool isValid() const noexcept { return m_record != nullptr; }
     //! The scope's join no longer waits for this callback (ayo's dont_hold_exit). Chainable.
     Scheduled &dontHoldExit();
     //! No further calls; a call already running finishes. Safe from inside the callback.

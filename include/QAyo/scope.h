@@ -454,7 +454,7 @@ private:
     {
         using Call = std::decay_t<F>;
         using ArgTuple = std::tuple<std::decay_t<Args>...>;
-        return new detail::ScheduleRecordFor<Call, ArgTuple>(std::forward<F>(f),
+        return new detail::ScheduleRecordFor<Call, ArgTuple>(Call(std::forward<F>(f)),
                                                              ArgTuple(std::forward<Args>(args)...));
     }
 

@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 
@@ -29,6 +30,39 @@ namespace detail {
 //! The calling thread's QAyo context object: the receiver (and so the delivery thread) of the
 //! connections QAyo's waits make.
 QAYO_CORE_EXPORT QObject *threadContextObject();
+
+//! True for the hidden QPrivateSignal tag that Qt appends to private signals (QTimer::timeout,
+//! QProcess::started, ...). The type is private to its class, so it is recognised by name.
+template<typename T>
+constexpr bool isPrivateSignalTag()
+{
+    constexpr std::string_view name = __PRETTY_FUNCTION__;
+    return name.find("QPrivateSignal") != std::string_view::npos;
+}
+
+//! A signal's argument list without the QPrivateSignal tag.
+template<typename Done, typename Rest>
+struct StripPrivateTag;
+template<typename... Done>
+struct StripPrivateTag<QtPrivate::List<Done...>, QtPrivate::List<>>
+{
+    using type = QtPrivate::List<Done...>;
+};
+template<typename... Done, typename Last>
+struct StripPrivateTag<QtPrivate::List<Done...>, QtPrivate::List<Last>>
+{
+    using type = std::conditional_t<isPrivateSignalTag<std::decay_t<Last>>(), QtPrivate::List<Done...>,
+                                    QtPrivate::List<Done..., Last>>;
+};
+template<typename... Done, typename Next, typename Second, typename... Rest>
+struct StripPrivateTag<QtPrivate::List<Done...>, QtPrivate::List<Next, Second, Rest...>>
+{
+    using type = typename StripPrivateTag<QtPrivate::List<Done..., Next>, QtPrivate::List<Second, Rest...>>::type;
+};
+
+//! The public arguments of \a Signal.
+template<typename Signal>
+using SignalArguments = typename StripPrivateTag<QtPrivate::List<>, typename QtPrivate::FunctionPointer<Signal>::Arguments>::type;
 
 template<typename List>
 struct SignalValue;
@@ -50,7 +84,22 @@ struct SignalValue<QtPrivate::List<A1, A2, Rest...>>
 
 //! The value of a signal wait: void, the single argument, or a tuple of the arguments.
 template<typename Signal>
-using SignalResult = typename SignalValue<typename QtPrivate::FunctionPointer<Signal>::Arguments>::type;
+using SignalResult = typename SignalValue<SignalArguments<Signal>>::type;
+
+//! The slot of a signal wait: takes exactly the public arguments (Qt passes a prefix of the
+//! signal's arguments to a functor, so the private tag is left out).
+template<typename State, typename List>
+struct SignalReceiver;
+template<typename State, typename... Args>
+struct SignalReceiver<State, QtPrivate::List<Args...>>
+{
+    std::weak_ptr<State> state;
+    void operator()(Args... args) const
+    {
+        if (auto alive = state.lock(); alive && alive->awaiter)
+            alive->awaiter->deliver(std::forward<Args>(args)...);
+    }
+};
 
 //! See QAyo::signal(). The connections hold a small shared state, not the awaiter: a queued
 //! emission that arrives after the awaiter is gone finds the state detached and does nothing.
@@ -86,10 +135,8 @@ public:
         m_state->awaiter = this;
         QObject *context = threadContextObject();
         std::weak_ptr<State> weak = m_state;
-        m_emitted = QObject::connect(m_object.data(), m_signal, context, [weak](auto &&...args) {
-            if (auto state = weak.lock(); state && state->awaiter)
-                state->awaiter->deliver(std::forward<decltype(args)>(args)...);
-        });
+        m_emitted = QObject::connect(m_object.data(), m_signal, context,
+                                     SignalReceiver<State, SignalArguments<Signal>>{weak});
         m_destroyed = QObject::connect(m_object.data(), &QObject::destroyed, context, [weak] {
             if (auto state = weak.lock(); state && state->awaiter)
                 state->awaiter->objectDestroyed();
@@ -114,12 +161,13 @@ public:
         }
     }
 
-private:
+    //! The connection's shared state (internal).
     struct State
     {
         SignalAwaiter *awaiter = nullptr;
     };
 
+    //! Stores the emitted arguments and wakes the task (internal; called by SignalReceiver).
     template<typename... Args>
     void deliver(Args &&...args)
     {
@@ -132,6 +180,7 @@ private:
         stop();
         wake();
     }
+private:
     void objectDestroyed()
     {
         m_objectDestroyed = true;

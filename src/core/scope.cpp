@@ -290,6 +290,7 @@ void ScopePrivate::finish()
         return; // work was spawned meanwhile: the join waits for it too
     m_finished = true;
     m_timeout.cancel();
+    deactivateAllSchedules(); // the ones that did not hold the exit end with the scope
 
     std::exception_ptr joinError;
     if (!options.supervise && !m_errors.isEmpty()) {
