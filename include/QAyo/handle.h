@@ -6,6 +6,7 @@
 
 #include <QString>
 
+#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -19,7 +20,25 @@ namespace detail {
 //! Throws what a finished record holds instead of a value (error, cancellation, not finished).
 QAYO_CORE_EXPORT void throwUnlessSucceeded(const TaskRecord *record, const char *operation);
 
+//! A wait for a record that lives on another thread (src/threads/remotewait.cpp).
+class RemoteWait;
+
+//! Starts waiting for \a record from the calling thread. Returns null if the record lives on
+//! the calling thread (then \a waiter must be added to the record's own waiter list). Otherwise
+//! the wait is registered on the record's thread and, once the record has ended,
+//! waiter->recordCompleted() is called on the calling thread, unless detachRemoteWait() came
+//! first. The record's scope must be alive during the call.
+QAYO_CORE_EXPORT std::shared_ptr<RemoteWait> startRemoteWait(TaskRecord *record,
+                                                             CompletionWaiter *waiter);
+//! Makes sure the waiter of \a wait is never called again; on the thread that started it.
+QAYO_CORE_EXPORT void detachRemoteWait(RemoteWait *wait) noexcept;
+
 //! co_await handle: waits for the task to finish; wakes at once if the awaiter is cancelled.
+/*!
+ * On the task's own thread the awaiter joins the record's waiter list. From another thread it
+ * waits through a RemoteWait, whose completion comes back to this thread as a queued call: the
+ * coroutine always resumes on the thread it suspended on.
+ */
 template<typename T>
 class HandleAwaiter final : public WakeableAwaiter, public CompletionWaiter
 {
@@ -33,7 +52,9 @@ public:
     {
         if (!m_record)
             return;
-        if (isWaiting)
+        if (m_remote)
+            detachRemoteWait(m_remote.get()); // the frame dies: its completion must find no one
+        else if (isWaiting)
             m_record->removeWaiter(this);
         m_record->deref();
     }
@@ -42,10 +63,12 @@ public:
     {
         return m_record->state.load(std::memory_order_acquire) == TaskRecord::State::Done;
     }
-    void await_suspend(std::coroutine_handle<> h) noexcept
+    void await_suspend(std::coroutine_handle<> h)
     {
         m_waiting = h;
-        m_record->addWaiter(this);
+        m_remote = startRemoteWait(m_record, this);
+        if (!m_remote)
+            m_record->addWaiter(this);
     }
     T await_resume()
     {
@@ -58,10 +81,18 @@ public:
         }
     }
 
-    void recordCompleted() noexcept override { wake(); }
+    void recordCompleted() noexcept override
+    {
+        m_remote.reset();
+        wake();
+    }
     void cancelRequested() noexcept override
     {
-        if (isWaiting) {
+        if (m_remote) {
+            detachRemoteWait(m_remote.get());
+            m_remote.reset();
+            wake();
+        } else if (isWaiting) {
             m_record->removeWaiter(this);
             wake();
         }
@@ -69,6 +100,7 @@ public:
 
 private:
     TypedRecord<T> *m_record;
+    std::shared_ptr<RemoteWait> m_remote; // set while waiting for a record of another thread
 };
 
 } // namespace detail
@@ -77,7 +109,11 @@ private:
 /*!
  * A value type with shared state (like QFuture): copies refer to the same task, and a handle
  * stays valid after the task and its scope are gone. Awaiting it is cancellation-aware.
- * Use it on the scope's thread.
+ *
+ * Thread rules: copying, dropping, isFinished() and co_await work on any thread; the awaiting
+ * coroutine resumes on its own thread. Awaiting from another thread needs a handle obtained on
+ * the task's scope thread (or passed from there) and a scope that is alive when the await
+ * starts (docs/threads.md). cancel() and setName() belong on the scope's thread.
  */
 template<typename T>
 class Handle

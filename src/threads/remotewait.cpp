@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+// Awaiting a Handle whose task lives on another thread.
+//
+// A record's waiter list belongs to the record's thread (B), and a woken coroutine must resume
+// on the thread it suspended on (A). So a wait from A goes through a small shared state, the
+// RemoteWait, and two posted events:
+//
+//   A: startRemoteWait()  -- RegistrationEvent to the scope (B) -->  B: joins the waiter list
+//   B: recordCompleted()  -- CompletionEvent to A's port        -->  A: waiter->recordCompleted()
+//
+// A cancelled or destroyed awaiter only detaches the state (on A); whatever is in flight then
+// finds no waiter and does nothing. The state stays in the record's list until the record ends
+// (removing it early would need another hop to a thread whose scope may be gone by then).
+//
+// The registration runs in the event's destructor: Qt deletes a posted event on the receiver's
+// thread after delivering it, and also when it drops it because the receiver (the scope) was
+// destroyed first. In both cases the registration happens on B, where the record is either
+// finished or still running as an orphan: it is waited for all the same.
+//
+// Why events of our own and not QMetaObject::invokeMethod with a lambda: Qt synchronises the
+// threads, but Qt is not built with ThreadSanitizer here, so it cannot see that. Each event
+// publishes what it carries with a release store at the end of its constructor, and every reader
+// acquires it first. With invokeMethod, Qt's functor object would be written after any release
+// we could make, and TSan would report its use on the other thread.
+#include <QAyo/handle.h>
+#include <QAyo/signal.h>
+
+#include "../core/scope_p.h"
+
+#include <QCoreApplication>
+#include <QEvent>
+#include <QPointer>
+#include <QThread>
+
+#include <atomic>
+
+namespace QAyo::detail {
+
+namespace {
+QEvent::Type handOverEventType()
+{
+    static const auto type = static_cast<QEvent::Type>(QEvent::registerEventType());
+    return type;
+}
+
+QObject *localPort();
+} // namespace
+
+class RemoteWait final : public CompletionWaiter
+{
+public:
+    RemoteWait(TaskRecord *record, CompletionWaiter *awaiter, QThread *home)
+        : m_record(record)
+        , m_home(home)
+        , m_port(localPort())
+        , m_awaiter(awaiter)
+    {
+        m_record->ref();
+    }
+    ~RemoteWait() { m_record->deref(); }
+
+    QThread *home() const noexcept { return m_home; }
+
+    //! On B: joins the record's waiter list, or completes at once if the record has ended.
+    void registerOnHome(const std::shared_ptr<RemoteWait> &self) noexcept
+    {
+        if (m_detached.load(std::memory_order_acquire))
+            return; // the awaiter gave up already: nothing to wait for
+        if (m_record->state.load(std::memory_order_acquire) == TaskRecord::State::Done) {
+            deliver(self);
+            return;
+        }
+        m_self = self;
+        m_record->addWaiter(this);
+    }
+
+    //! On B, from TaskRecord::settle(): the record ended.
+    void recordCompleted() noexcept override { deliver(std::exchange(m_self, {})); }
+
+    //! Sends the completion to A unless the awaiter detached; \a self keeps the state alive.
+    void deliver(std::shared_ptr<RemoteWait> self) noexcept;
+
+    //! On A, when the completion arrives.
+    void complete() noexcept
+    {
+        if (CompletionWaiter *awaiter = std::exchange(m_awaiter, nullptr))
+            awaiter->recordCompleted();
+    }
+
+    //! On A: no completion will reach the awaiter any more.
+    void detach() noexcept
+    {
+        m_awaiter = nullptr;
+        m_detached.store(true, std::memory_order_release);
+    }
+
+private:
+    TaskRecord *const m_record;
+    QThread *const m_home; // the scope's thread when the wait started
+    QObject *const m_port; // on A: where the completion goes
+    CompletionWaiter *m_awaiter; // A only
+    std::shared_ptr<RemoteWait> m_self; // B only: alive while in the record's waiter list
+    std::atomic<bool> m_detached { false };
+};
+
+namespace {
+
+//! An event carrying a RemoteWait to another thread (see the file comment for the atomics).
+class HandOverEvent : public QEvent
+{
+public:
+    explicit HandOverEvent(std::shared_ptr<RemoteWait> wait)
+        : QEvent(handOverEventType())
+        , m_wait(std::move(wait))
+    {
+        m_published.store(true, std::memory_order_release);
+    }
+    ~HandOverEvent() override { received(); } // before the members go
+
+protected:
+    //! The receiving side's first step: everything the sender wrote is visible from here.
+    RemoteWait &received() noexcept
+    {
+        static_cast<void>(m_published.load(std::memory_order_acquire));
+        return *m_wait;
+    }
+    const std::shared_ptr<RemoteWait> &wait() const noexcept { return m_wait; }
+
+private:
+    std::shared_ptr<RemoteWait> m_wait;
+    std::atomic<bool> m_published { false };
+};
+
+//! Posted to the scope: registers the wait when Qt deletes it on the scope's thread, delivered
+//! or dropped.
+class RegistrationEvent final : public HandOverEvent
+{
+public:
+    using HandOverEvent::HandOverEvent;
+    ~RegistrationEvent() override
+    {
+        RemoteWait &wait = received();
+        if (QThread::currentThread() == wait.home())
+            wait.registerOnHome(this->wait());
+        else // torn down elsewhere (the program is exiting): wake the awaiter rather than hang it
+            wait.deliver(this->wait());
+    }
+};
+
+//! Posted to the awaiting thread's port: wakes the awaiter (if still attached).
+class CompletionEvent final : public HandOverEvent
+{
+public:
+    using HandOverEvent::HandOverEvent;
+    void deliver() noexcept { received().complete(); }
+};
+
+//! Receives the completions of the thread's remote waits. A child of the thread's QAyo context:
+//! it lives as long as the thread's coroutines can, and events still queued when the thread
+//! ends are dropped unrun.
+class RemoteWaitPort final : public QObject
+{
+public:
+    using QObject::QObject;
+    bool event(QEvent *event) override
+    {
+        if (event->type() != handOverEventType())
+            return QObject::event(event);
+        static_cast<CompletionEvent *>(event)->deliver();
+        return true;
+    }
+};
+
+QObject *localPort()
+{
+    thread_local QPointer<RemoteWaitPort> port;
+    if (!port)
+        port = new RemoteWaitPort(threadContextObject());
+    return port;
+}
+
+} // namespace
+
+void RemoteWait::deliver(std::shared_ptr<RemoteWait> self) noexcept
+{
+    if (m_detached.load(std::memory_order_acquire))
+        return;
+    QCoreApplication::postEvent(m_port, new CompletionEvent(std::move(self)));
+}
+
+std::shared_ptr<RemoteWait> startRemoteWait(TaskRecord *record, CompletionWaiter *waiter)
+{
+    // A record without a scope is orphaned and ends on the thread it runs on, which is the
+    // caller's in every supported use (its scope was destroyed on that thread).
+    ScopePrivate *scope = record->scope;
+    if (!scope || scope->isOnScopeThread())
+        return {};
+    Scope *target = scope->q;
+    auto wait = std::make_shared<RemoteWait>(record, waiter, target->thread());
+    QCoreApplication::postEvent(target, new RegistrationEvent(wait));
+    return wait;
+}
+
+void detachRemoteWait(RemoteWait *wait) noexcept
+{
+    wait->detach();
+}
+
+} // namespace QAyo::detail
