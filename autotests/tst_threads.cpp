@@ -423,6 +423,61 @@ private Q_SLOTS:
         QCOMPARE(timedOut, how == QLatin1String("timeout"));
     }
 
+    void whatTheFunctionDoesAfterAStopDecidesTheOutcome_data()
+    {
+        QTest::addColumn<QString>("reaction");
+        QTest::addColumn<QString>("outcome");
+        QTest::newRow("returns a value") << QStringLiteral("return") << QStringLiteral("value 7");
+        QTest::newRow("throws QAyo::Cancelled")
+            << QStringLiteral("cancelled") << QStringLiteral("cancelled");
+        QTest::newRow("throws an error") << QStringLiteral("error") << QStringLiteral("failed");
+    }
+
+    void whatTheFunctionDoesAfterAStopDecidesTheOutcome()
+    {
+        QFETCH(QString, reaction);
+        QFETCH(QString, outcome);
+        std::atomic<bool> started { false };
+        QString seen;
+        QString joinError;
+        QStringList errors;
+        auto body = [&]() -> QAyo::Task<> {
+            QAyo::Scope scope;
+            auto handle = scope.aside([&](QAyo::StopToken stop) {
+                started = true;
+                waitForStop(stop);
+                if (reaction == QLatin1String("cancelled"))
+                    throw QAyo::Cancelled {};
+                if (reaction == QLatin1String("error"))
+                    throw std::runtime_error("failed while stopping");
+                return 7;
+            });
+            co_await untilSet(&started);
+            scope.cancel();
+            try {
+                co_await scope;
+            } catch (const std::runtime_error &e) {
+                joinError = QString::fromUtf8(e.what()); // errors beat cancellation
+            }
+            if (handle.isCancelled())
+                seen = QStringLiteral("cancelled");
+            else if (handle.isFailed())
+                seen = QStringLiteral("failed");
+            else
+                seen = QStringLiteral("value %1").arg(handle.result());
+            errors = scope.errorMessages();
+        };
+        QAYO_TEST_RUN(body());
+        QCOMPARE(seen, outcome);
+        if (reaction == QLatin1String("error")) {
+            QCOMPARE(joinError, QStringLiteral("failed while stopping"));
+            QCOMPARE(errors, QStringList { joinError });
+        } else {
+            QVERIFY(joinError.isNull());
+            QVERIFY(errors.isEmpty());
+        }
+    }
+
     void aFunctionThatNeverAsksForStopIsWaitedFor()
     {
         // A thread cannot be killed: the join waits until f returns, cancelled or not.
