@@ -47,6 +47,7 @@ struct Measurement
 std::vector<Measurement> qayoMeasurements();
 std::vector<Measurement> qcoroMeasurements();
 std::vector<Measurement> qtMeasurements();
+std::vector<Measurement> qtConcurrentMeasurements();
 
 //! Spins the calling thread's event loop until \a done returns true. Blocks between events (no
 //! busy wait, no sleep). Aborts the program with a message if \a what is not done after a

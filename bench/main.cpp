@@ -75,7 +75,8 @@ namespace {
 const QStringList workloadOrder
     = { QStringLiteral("spawn_join"),          QStringLiteral("spawn_hop_join"),
         QStringLiteral("cancel_sleeping"),     QStringLiteral("limit10"),
-        QStringLiteral("timers_start_cancel"), QStringLiteral("every_jitter") };
+        QStringLiteral("timers_start_cancel"), QStringLiteral("every_jitter"),
+        QStringLiteral("aside_join") };
 
 QString keyOf(const Bench::Measurement &m)
 {
@@ -191,7 +192,8 @@ int main(int argc, char *argv[])
 
     std::vector<Bench::Measurement> all;
     for (auto &&group :
-         { Bench::qayoMeasurements(), Bench::qcoroMeasurements(), Bench::qtMeasurements() })
+         { Bench::qayoMeasurements(), Bench::qcoroMeasurements(), Bench::qtMeasurements(),
+           Bench::qtConcurrentMeasurements() })
         all.insert(all.end(), group.begin(), group.end());
     std::erase_if(all, [&](const Bench::Measurement &m) {
         return (!filter.isEmpty() && !keyOf(m).contains(filter))

@@ -8,6 +8,8 @@
 #include <QAyo/QAyo>
 #include <QAyo/Test>
 
+#include <atomic>
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -198,6 +200,24 @@ std::vector<Bench::Figure> everyJitter(int n)
     return Bench::latenessFigures(QStringLiteral("every_jitter"), std::move(lateness));
 }
 
+//! N trivial jobs on the global thread pool through Scope::aside, joined.
+QAyo::Task<Nanoseconds> asideJoin(int n)
+{
+    std::atomic<int> done { 0 };
+    auto job = [&done] { done.fetch_add(1, std::memory_order_relaxed); };
+    const auto start = Clock::now();
+    {
+        QAyo::Scope scope;
+        for (int i = 0; i < n; ++i)
+            scope.aside(job);
+        co_await scope;
+    }
+    const auto elapsed = Clock::now() - start;
+    Bench::check(done.load() == n,
+                 QStringLiteral("aside_join/qayo: %1 of %2 jobs ran").arg(done.load()).arg(n));
+    co_return elapsed;
+}
+
 } // namespace
 
 namespace Bench {
@@ -217,6 +237,7 @@ std::vector<Measurement> qayoMeasurements()
         { QStringLiteral("timers_start_cancel"), QStringLiteral("qayo-after"),
           [](int n) { return runDriver(timersStartCancelAfter(n)); } },
         { QStringLiteral("every_jitter"), impl, {}, everyJitter, 200 },
+        { QStringLiteral("aside_join"), impl, [](int n) { return runDriver(asideJoin(n)); } },
     };
 }
 
