@@ -10,6 +10,7 @@
 #include <QStringList>
 #include <QThreadPool>
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <stop_token>
@@ -85,6 +86,7 @@ private:
     Runnable *m_runnable = nullptr;
     QObject *m_home = nullptr;
     bool m_dropped = false; // taken back from the pool; completion is on its way
+    std::atomic<bool> m_handedOver{false}; // release/acquire pair of each thread hand-over
 };
 
 //! An aside task: f(args...) on a pool; the value lands in the typed record.

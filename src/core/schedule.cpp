@@ -157,15 +157,27 @@ Scheduled Scope::scheduleRecord(detail::ScheduleRecord *record, detail::Schedule
     Scheduled handle(record);
     if (!d->isOnScopeThread()) {
         // From another thread: the schedule starts on the scope's thread. If the scope dies
-        // first, the record just stays inactive.
-        record->ref();
+        // first, the holder drops the references the call was to take over.
+        struct Holder
+        {
+            explicit Holder(detail::ScheduleRecord *r) noexcept { record.store(r, std::memory_order_release); }
+            Holder(const Holder &) = delete;
+            Holder &operator=(const Holder &) = delete;
+            ~Holder()
+            {
+                if (detail::ScheduleRecord *r = record.exchange(nullptr, std::memory_order_acq_rel))
+                    r->deref(); // the scope's reference: never active
+            }
+            std::atomic<detail::ScheduleRecord *> record;
+        };
+        auto holder = std::make_shared<Holder>(record);
         QMetaObject::invokeMethod(
-            this, [this, record, kind, delay, when] {
+            this, [this, holder, kind, delay, when] {
+                detail::ScheduleRecord *r = holder->record.exchange(nullptr, std::memory_order_acq_rel);
                 if (!d->m_dying && !d->m_finished)
-                    activateSchedule(record, kind, delay, when);
+                    activateSchedule(r, kind, delay, when);
                 else
-                    record->deref(); // the scope's reference: never active
-                record->deref();
+                    r->deref(); // the scope's reference: never active
             },
             Qt::QueuedConnection);
         return handle;

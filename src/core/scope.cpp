@@ -644,24 +644,33 @@ void Scope::checkCanSpawn(const char *operation) const
 void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
 {
     if (!d->isOnScopeThread()) {
-        // Spawning from another thread: the record is handed to the scope's thread. If the scope
-        // dies before it arrives, the holder settles it as cancelled so no handle waits forever.
+        // Spawning from another thread: the record is handed to the scope's thread. It counts as
+        // live work from now on (a join waits for it). If the scope dies before it arrives, the
+        // holder settles it as cancelled so no handle waits forever. The atomic exchange is the
+        // hand-over (release here, acquire there), visible to ThreadSanitizer.
         struct Holder
         {
-            detail::TaskRecord *record;
+            explicit Holder(detail::TaskRecord *r) noexcept { record.store(r, std::memory_order_release); }
+            Holder(const Holder &) = delete;
+            Holder &operator=(const Holder &) = delete;
             ~Holder()
             {
-                if (record) {
-                    record->settle(detail::TaskRecord::Outcome::Cancelled);
-                    record->deref();
+                if (detail::TaskRecord *r = record.exchange(nullptr, std::memory_order_acq_rel)) {
+                    r->settle(detail::TaskRecord::Outcome::Cancelled);
+                    r->deref();
                 }
             }
+            std::atomic<detail::TaskRecord *> record;
         };
-        auto holder = std::make_shared<Holder>(Holder{record});
+        d->m_incoming.fetch_add(1, std::memory_order_relaxed);
+        auto holder = std::make_shared<Holder>(record);
         QMetaObject::invokeMethod(this, [this, holder, kind] {
-            detail::TaskRecord *r = std::exchange(holder->record, nullptr);
+            d->m_incoming.fetch_sub(1, std::memory_order_relaxed);
+            detail::TaskRecord *r = holder->record.exchange(nullptr, std::memory_order_acq_rel);
             if (d->m_dying || d->m_finished) {
-                holder->record = r; // settles as cancelled
+                r->settle(detail::TaskRecord::Outcome::Cancelled);
+                r->deref();
+                d->checkJoin();
                 return;
             }
             spawnRecord(r, kind);

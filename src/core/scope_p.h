@@ -68,7 +68,12 @@ public:
     static quint32 hotSignalBit(const QMetaMethod &signal);
     std::atomic<quint32> m_hotSignals{0};
 
-    int liveCount() const noexcept { return m_pending + m_running + m_heldSchedules; }
+    int liveCount() const noexcept
+    {
+        return m_pending + m_running + m_heldSchedules + m_incoming.load(std::memory_order_relaxed);
+    }
+    //! Spawns made on other threads and still on their way to this one.
+    std::atomic<int> m_incoming{0};
     void recordError(std::exception_ptr error);
 
     //! Set on the stack around code that emits signals: a slot may delete the scope.

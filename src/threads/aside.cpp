@@ -35,23 +35,28 @@ void AsideCore::submit()
     m_home = threadContextObject();
     m_record->ref(); // the worker's reference, dropped after the hand-back
     m_runnable = new Runnable(this);
+    m_handedOver.store(true, std::memory_order_release); // the worker acquires everything above
     m_pool->start(m_runnable);
 }
 
 void AsideCore::runOnWorker() noexcept
 {
+    static_cast<void>(m_handedOver.load(std::memory_order_acquire));
     std::exception_ptr error;
     try {
         m_work(m_record);
     } catch (...) {
         error = std::current_exception();
     }
-    // Deliver on the home thread; the queued call is the synchronisation point for the value.
+    // Deliver on the home thread. Qt's event queue synchronises the hand-back; the atomic makes
+    // it visible to ThreadSanitizer too (Qt is not instrumented).
+    m_handedOver.store(false, std::memory_order_release);
     QMetaObject::invokeMethod(m_home, [this, error] { finishOnHome(error); }, Qt::QueuedConnection);
 }
 
 void AsideCore::finishOnHome(std::exception_ptr error) noexcept
 {
+    static_cast<void>(m_handedOver.load(std::memory_order_acquire));
     TaskRecord *record = m_record;
     delete std::exchange(m_runnable, nullptr);
     record->hook = nullptr;
