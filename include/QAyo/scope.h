@@ -63,6 +63,7 @@ struct ScopeOutcome
 
 namespace detail {
 class ScopePrivate;
+struct TreeAccess; // dumpTree() and the diagnostics read the tree (src/core/diagnostics_p.h)
 
 //! co_await scope: the join (see Scope::join()).
 class QAYO_CORE_EXPORT JoinAwaiter final : public WakeableAwaiter
@@ -379,6 +380,11 @@ public:
     //! The scope this one is nested in (directly or through a task), or nullptr.
     Scope *parentScope() const;
 
+    //! Prints the live tree below this scope (nested scopes, tasks and their state: queued,
+    //! running, awaiting what, cancelled) to the qayo.tree category. Call it on the scope's
+    //! thread.
+    void dumpTree() const;
+
 public Q_SLOTS:
     //! Cancels every task and nested scope and drops queued work. Harmless when repeated,
     //! before the first task started, or after the scope finished.
@@ -419,6 +425,7 @@ protected:
 private:
     friend class detail::ScopePrivate;
     friend class detail::JoinAwaiter;
+    friend struct detail::TreeAccess;
     friend Task<ScopeOutcome> detail::runBlockScope(ScopeOptions, std::function<void(Scope &)>);
 
     template<typename Body>
@@ -553,5 +560,9 @@ Task<ScopeOutcome> scope(Body body)
 {
     return scope(ScopeOptions{}, std::move(body));
 }
+
+//! Prints the live tree of every root scope of the calling thread (see Scope::dumpTree()) to
+//! the qayo.tree category.
+QAYO_CORE_EXPORT void dumpTree();
 
 } // namespace QAyo

@@ -2,11 +2,13 @@
 #include <QAyo/clock.h>
 #include <QAyo/scope.h>
 
+#include "diagnostics_p.h"
 #include "errors_p.h"
 #include "logging_p.h"
 #include "scope_p.h"
 
 #include <QMetaObject>
+#include <QMutex>
 #include <QThread>
 
 #include <algorithm>
@@ -70,6 +72,38 @@ void ScopePrivate::detach() noexcept
     prevSibling = nextSibling = nullptr;
     parentTask = nullptr;
     parentScope = nullptr;
+}
+
+// Root scopes (no parent scope, no parent task) hang in one process-wide list, for dumpTree().
+// Only root scopes pay for it (a mutex per construction and destruction); the list reuses the
+// sibling links, which a root scope does not otherwise use.
+namespace {
+QBasicMutex rootScopesMutex;
+ScopePrivate *firstRootScope = nullptr;
+
+void registerRootScope(ScopePrivate *d) noexcept
+{
+    QMutexLocker lock(&rootScopesMutex);
+    d->attachTo(&firstRootScope);
+}
+
+void unregisterRootScope(ScopePrivate *d) noexcept
+{
+    QMutexLocker lock(&rootScopesMutex);
+    d->detach();
+}
+} // namespace
+
+QList<ScopePrivate *> rootScopesOfThisThread()
+{
+    QList<ScopePrivate *> roots;
+    QThread *current = QThread::currentThread();
+    QMutexLocker lock(&rootScopesMutex);
+    for (ScopePrivate *d = firstRootScope; d; d = d->nextSibling) {
+        if (d->q->thread() == current)
+            roots.prepend(d); // the list is newest first: print oldest first
+    }
+    return roots;
 }
 
 bool ScopePrivate::isWithin(const TaskRecord *record) const noexcept
@@ -587,6 +621,8 @@ Scope::Scope(const ScopeOptions &options, QObject *parent) : QObject(parent)
         d->attachTo(&parentScope->d->firstChild);
         d->parentScope = parentScope->d.get();
         d->m_cancelled = parentScope->d->m_cancelled;
+    } else {
+        detail::registerRootScope(d.get());
     }
 }
 
@@ -598,6 +634,8 @@ Scope::Scope(const ScopeOptions &options, detail::TaskRecord *parentTask) : QObj
         d->attachTo(&parentTask->firstChildScope);
         d->parentTask = parentTask;
         d->m_cancelled = parentTask->isCancelled();
+    } else {
+        detail::registerRootScope(d.get());
     }
 }
 
@@ -627,7 +665,10 @@ Scope::~Scope()
         QList<QPointer<Scope>> ignored;
         child->markCancelled(ignored); // the QObject child is deleted right after this
     }
-    d->detach();
+    if (d->ownerList == &detail::firstRootScope)
+        detail::unregisterRootScope(d.get());
+    else
+        d->detach();
     d->releaseJoinersOfDestroyedScope();
 }
 
@@ -687,6 +728,7 @@ void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
             return;
         }
     }
+    detail::checkSpawnThread(d.get()); // diagnostic: no event loop on this thread
     const bool wasActive = isActive();
     const bool firstStart = !d->m_started;
     d->ensureStarted();
