@@ -111,6 +111,22 @@ private Q_SLOTS:
         QCOMPARE(QAyo::Clock::pendingDeadlines(), 0);
     }
 
+    void waitingOnAScopeSignalDisconnectsWithoutDeadlock()
+    {
+        // The wait disconnects from a per-task signal of a Scope; Scope::disconnectNotify must
+        // not call back into QObject (that deadlocked).
+        QAyo::Scope watched;
+        bool seen = false;
+        auto body = [&]() -> QAyo::Task<> {
+            watched.asap([]() -> QAyo::Task<> { co_await QAyo::sleep(1ms); });
+            co_await QAyo::signal(&watched, &QAyo::Scope::activeChanged);
+            seen = true;
+        };
+        QAyo::Test::run(body(), 5s);
+        QVERIFY(seen);
+        QVERIFY(!watched.isActive());
+    }
+
     void nullObjectIsRejected()
     {
         auto body = []() -> QAyo::Task<> { co_await QAyo::signal(static_cast<Emitter *>(nullptr), &Emitter::one); };

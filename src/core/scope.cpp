@@ -12,6 +12,7 @@
 #include <QThread>
 
 #include <algorithm>
+#include <bit>
 #include <memory>
 
 namespace QAyo {
@@ -403,6 +404,8 @@ void ScopePrivate::emitCancelled(const QList<QPointer<Scope>> &notify)
             Q_EMIT scope->cancelledChanged();
         if (scope)
             Q_EMIT scope->pendingChanged();
+        if (scope && scope->d->liveCount() == 0 && scope->d->wants(ScopePrivate::ActiveChangedSignal))
+            Q_EMIT scope->activeChanged(); // dropped queued work may have emptied it
         if (scope)
             scope->d->checkJoin();
     }
@@ -758,25 +761,25 @@ quint32 detail::ScopePrivate::hotSignalBit(const QMetaMethod &signal)
 
 void Scope::connectNotify(const QMetaMethod &signal)
 {
-    if (const quint32 bit = detail::ScopePrivate::hotSignalBit(signal))
-        d->m_hotSignals.fetch_or(bit, std::memory_order_relaxed);
+    // Counted here, never by asking QObject: isSignalConnected() must not be called from these
+    // hooks (Qt holds its connection lock there; it deadlocks).
+    if (const quint32 bit = detail::ScopePrivate::hotSignalBit(signal)) {
+        const int index = std::countr_zero(bit);
+        if (d->m_hotCounts[index].fetch_add(1, std::memory_order_relaxed) == 0)
+            d->m_hotSignals.fetch_or(bit, std::memory_order_relaxed);
+    }
 }
 
 void Scope::disconnectNotify(const QMetaMethod &signal)
 {
-    // Conservative: a bit stays set until no receiver is left (a disconnect of everything
-    // passes an invalid method: recompute every bit).
-    const auto recompute = [this](const QMetaMethod &method) {
-        const quint32 bit = detail::ScopePrivate::hotSignalBit(method);
-        if (bit && !isSignalConnected(method))
+    // A disconnect of everything passes an invalid method: the bits stay set (conservative: an
+    // unobserved emission only costs time).
+    if (const quint32 bit = signal.isValid() ? detail::ScopePrivate::hotSignalBit(signal) : 0) {
+        const int index = std::countr_zero(bit);
+        if (d->m_hotCounts[index].fetch_sub(1, std::memory_order_relaxed) <= 1) {
+            d->m_hotCounts[index].store(0, std::memory_order_relaxed);
             d->m_hotSignals.fetch_and(~bit, std::memory_order_relaxed);
-    };
-    if (signal.isValid()) {
-        recompute(signal);
-    } else {
-        for (auto s : {&Scope::taskStarted, &Scope::taskFinished, &Scope::pendingChanged,
-                       &Scope::runningChanged, &Scope::activeChanged})
-            recompute(QMetaMethod::fromSignal(s));
+        }
     }
 }
 

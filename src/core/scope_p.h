@@ -67,6 +67,7 @@ public:
     bool wants(HotSignal signal) const noexcept { return m_hotSignals.load(std::memory_order_relaxed) & signal; }
     static quint32 hotSignalBit(const QMetaMethod &signal);
     std::atomic<quint32> m_hotSignals{0};
+    std::atomic<int> m_hotCounts[5] = {}; // receivers per hot signal
 
     int liveCount() const noexcept
     {
