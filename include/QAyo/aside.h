@@ -64,6 +64,7 @@ public:
     AsideCore(TaskRecord *record, QThreadPool *pool, WorkerFunction work) noexcept
         : m_record(record), m_pool(pool), m_work(work)
     {
+        m_done.core = this;
     }
     ~AsideCore();
 
@@ -86,7 +87,15 @@ private:
     Runnable *m_runnable = nullptr;
     QObject *m_home = nullptr;
     bool m_dropped = false; // taken back from the pool; completion is on its way
-    std::atomic<bool> m_handedOver{false}; // release/acquire pair of each thread hand-over
+    //! Carries the outcome back to the home thread (see detail::postToThreadOf).
+    struct DoneNode : ReadyNode
+    {
+        DoneNode() noexcept : ReadyNode(&DoneNode::arrived) {}
+        static void arrived(ReadyNode *node) noexcept;
+        AsideCore *core = nullptr;
+    };
+    DoneNode m_done;
+    std::exception_ptr m_error;
 };
 
 //! An aside task: f(args...) on a pool; the value lands in the typed record.

@@ -6,6 +6,7 @@
 #include "errors_p.h"
 #include "logging_p.h"
 #include "scope_p.h"
+#include "threadcontext_p.h"
 
 #include <QMetaObject>
 #include <QMutex>
@@ -312,6 +313,32 @@ void ScopePrivate::checkJoin() noexcept
 {
     if (m_joinRequested && !m_finished && liveCount() == 0)
         postReady(&m_finishNode); // finish on a later turn: no user code inside the caller
+}
+
+void ScopePrivate::SpawnLetter::arrived(ReadyNode *node) noexcept
+{
+    auto *letter = static_cast<SpawnLetter *>(node);
+    Scope *scope = letter->scope;
+    TaskRecord *record = letter->record;
+    const Scope::SpawnKind kind = letter->kind;
+    delete letter;
+    ScopePrivate *d = scope->d.get();
+    d->m_incoming.fetch_sub(1, std::memory_order_relaxed);
+    if (d->m_dying || d->m_finished) {
+        record->settle(TaskRecord::Outcome::Cancelled);
+        record->deref();
+        d->checkJoin();
+        return;
+    }
+    scope->spawnRecord(record, kind);
+}
+
+void ScopePrivate::SpawnLetter::discard(ReadyNode *node) noexcept
+{
+    auto *letter = static_cast<SpawnLetter *>(node);
+    letter->record->settle(TaskRecord::Outcome::Cancelled);
+    letter->record->deref();
+    delete letter;
 }
 
 void ScopePrivate::FinishNode::run(ReadyNode *node) noexcept
@@ -662,6 +689,8 @@ Scope::~Scope()
             << "scope" << scopeLabel(d.get()) << "destroyed with" << d->m_errors.size()
             << "error(s) nobody observed; the first:" << detail::describeException(d->m_errors.first());
     }
+    if (d->m_incoming.load(std::memory_order_relaxed) > 0) // spawns still on their way
+        detail::purgeMail(this, &detail::ScopePrivate::SpawnLetter::discard);
     d->destroyTasks();
     while (detail::ScopePrivate *child = d->firstChild) {
         child->detach();
@@ -688,37 +717,16 @@ void Scope::checkCanSpawn(const char *operation) const
 void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
 {
     if (!d->isOnScopeThread()) {
-        // Spawning from another thread: the record is handed to the scope's thread. It counts as
-        // live work from now on (a join waits for it). If the scope dies before it arrives, the
-        // holder settles it as cancelled so no handle waits forever. The atomic exchange is the
-        // hand-over (release here, acquire there), visible to ThreadSanitizer.
-        struct Holder
-        {
-            explicit Holder(detail::TaskRecord *r) noexcept { record.store(r, std::memory_order_release); }
-            Holder(const Holder &) = delete;
-            Holder &operator=(const Holder &) = delete;
-            ~Holder()
-            {
-                if (detail::TaskRecord *r = record.exchange(nullptr, std::memory_order_acq_rel)) {
-                    r->settle(detail::TaskRecord::Outcome::Cancelled);
-                    r->deref();
-                }
-            }
-            std::atomic<detail::TaskRecord *> record;
-        };
+        // Spawning from another thread: the record travels to the scope's thread as mail (a
+        // mutex hand-over ThreadSanitizer can follow). It counts as live work from now on, so a
+        // join waits for it. If the scope dies first, ~Scope takes the mail back and settles the
+        // record as cancelled, so no handle waits forever.
         d->m_incoming.fetch_add(1, std::memory_order_relaxed);
-        auto holder = std::make_shared<Holder>(record);
-        QMetaObject::invokeMethod(this, [this, holder, kind] {
-            d->m_incoming.fetch_sub(1, std::memory_order_relaxed);
-            detail::TaskRecord *r = holder->record.exchange(nullptr, std::memory_order_acq_rel);
-            if (d->m_dying || d->m_finished) {
-                r->settle(detail::TaskRecord::Outcome::Cancelled);
-                r->deref();
-                d->checkJoin();
-                return;
-            }
-            spawnRecord(r, kind);
-        }, Qt::QueuedConnection);
+        auto *letter = new detail::ScopePrivate::SpawnLetter;
+        letter->scope = this;
+        letter->record = record;
+        letter->kind = kind;
+        detail::postToThreadOf(this, letter);
         return;
     }
     if (Q_UNLIKELY(d->m_deadlinePassed && !d->m_cancelled && !d->m_finished)) {

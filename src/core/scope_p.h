@@ -97,6 +97,16 @@ public:
         static void fired(DeadlineEntry *entry) noexcept;
         ScopePrivate *d = nullptr;
     };
+    //! A spawn made on another thread, on its way to the scope's thread (see spawnRecord).
+    struct SpawnLetter : ReadyNode
+    {
+        SpawnLetter() : ReadyNode(&SpawnLetter::arrived) {}
+        static void arrived(ReadyNode *node) noexcept;
+        static void discard(ReadyNode *node) noexcept;
+        Scope *scope = nullptr;
+        TaskRecord *record = nullptr;
+        Scope::SpawnKind kind = Scope::SpawnKind::Normal;
+    };
     struct FinishNode : ReadyNode
     {
         FinishNode() : ReadyNode(&FinishNode::run) {}

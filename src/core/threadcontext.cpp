@@ -5,6 +5,7 @@
 #include <QCoreApplication>
 
 #include <memory>
+#include <mutex>
 
 namespace QAyo::detail {
 
@@ -324,6 +325,72 @@ void runReadyQueue() noexcept
     ThreadContext *context = ThreadContext::current();
     for (int rounds = 0; rounds < 100000 && !context->isReadyQueueEmpty(); ++rounds)
         context->runBatch();
+}
+
+} // namespace QAyo::detail
+
+// --- mail between threads ----------------------------------------------------------------------
+// A node handed to another thread goes through one mutex-protected list: the mutex is the
+// hand-over that ThreadSanitizer sees (Qt's event queue, which also wakes the receiver, is not
+// instrumented). The wake-up is a capture-less functor, so no object written on the sending
+// thread is read by QAyo's code on the receiving one.
+
+namespace QAyo::detail {
+
+namespace {
+std::mutex mailMutex;
+std::vector<std::pair<QObject *, ReadyNode *>> mailbox;
+
+void deliverMail() noexcept
+{
+    std::vector<ReadyNode *> mine;
+    QThread *here = QThread::currentThread();
+    {
+        std::lock_guard lock(mailMutex);
+        for (auto it = mailbox.begin(); it != mailbox.end();) {
+            if (it->first->thread() == here) {
+                mine.push_back(it->second);
+                it = mailbox.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (ReadyNode *node : mine)
+        node->run(node);
+}
+} // namespace
+
+void syncHandOver() noexcept
+{
+    std::lock_guard lock(mailMutex);
+}
+
+void postToThreadOf(QObject *home, ReadyNode *node) noexcept
+{
+    {
+        std::lock_guard lock(mailMutex);
+        mailbox.emplace_back(home, node);
+    }
+    QMetaObject::invokeMethod(home, [] { deliverMail(); }, Qt::QueuedConnection);
+}
+
+void purgeMail(QObject *home, void (*dispose)(ReadyNode *) noexcept) noexcept
+{
+    std::vector<ReadyNode *> purged;
+    {
+        std::lock_guard lock(mailMutex);
+        for (auto it = mailbox.begin(); it != mailbox.end();) {
+            if (it->first == home) {
+                purged.push_back(it->second);
+                it = mailbox.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (ReadyNode *node : purged)
+        dispose(node);
 }
 
 } // namespace QAyo::detail

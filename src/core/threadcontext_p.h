@@ -9,6 +9,7 @@
 
 #include <QEvent>
 #include <QObject>
+#include <QThread>
 #include <QTimer>
 
 #include <vector>
@@ -81,5 +82,13 @@ private:
     RealClock m_realClock;
     Clock *m_clock = &m_realClock;
 };
+
+//! Makes every write before it visible to a thread that calls it afterwards (ThreadSanitizer
+//! sees the mutex; use it around hand-overs made through Qt, e.g. QThreadPool::start()).
+QAYO_CORE_EXPORT void syncHandOver() noexcept;
+//! Runs node->run(node) on the thread of \a home, soon (see threadcontext.cpp).
+QAYO_CORE_EXPORT void postToThreadOf(QObject *home, ReadyNode *node) noexcept;
+//! Takes back the nodes still on their way to \a home (it is being destroyed) and disposes them.
+QAYO_CORE_EXPORT void purgeMail(QObject *home, void (*dispose)(ReadyNode *) noexcept) noexcept;
 
 } // namespace QAyo::detail

@@ -3,6 +3,8 @@
 #include <QAyo/aside.h>
 #include <QAyo/signal.h>
 
+#include "../core/threadcontext_p.h"
+
 #include <QMetaObject>
 #include <QRunnable>
 
@@ -14,7 +16,11 @@ class AsideCore::Runnable final : public QRunnable
 {
 public:
     explicit Runnable(AsideCore *core) : m_core(core) { setAutoDelete(false); }
-    void run() override { m_core->runOnWorker(); }
+    void run() override
+    {
+        syncHandOver(); // pairs with submit(): everything written there is visible here
+        m_core->runOnWorker();
+    }
 
 private:
     AsideCore *m_core;
@@ -35,28 +41,31 @@ void AsideCore::submit()
     m_home = threadContextObject();
     m_record->ref(); // the worker's reference, dropped after the hand-back
     m_runnable = new Runnable(this);
-    m_handedOver.store(true, std::memory_order_release); // the worker acquires everything above
+    syncHandOver(); // the worker's Runnable::run() syncs on the same mutex
     m_pool->start(m_runnable);
 }
 
 void AsideCore::runOnWorker() noexcept
 {
-    static_cast<void>(m_handedOver.load(std::memory_order_acquire));
     std::exception_ptr error;
     try {
         m_work(m_record);
     } catch (...) {
         error = std::current_exception();
     }
-    // Deliver on the home thread. Qt's event queue synchronises the hand-back; the atomic makes
-    // it visible to ThreadSanitizer too (Qt is not instrumented).
-    m_handedOver.store(false, std::memory_order_release);
-    QMetaObject::invokeMethod(m_home, [this, error] { finishOnHome(error); }, Qt::QueuedConnection);
+    // Deliver on the home thread, through the mail that ThreadSanitizer can follow.
+    m_error = error;
+    postToThreadOf(m_home, &m_done);
+}
+
+void AsideCore::DoneNode::arrived(ReadyNode *node) noexcept
+{
+    AsideCore *core = static_cast<DoneNode *>(node)->core;
+    core->finishOnHome(std::exchange(core->m_error, {}));
 }
 
 void AsideCore::finishOnHome(std::exception_ptr error) noexcept
 {
-    static_cast<void>(m_handedOver.load(std::memory_order_acquire));
     TaskRecord *record = m_record;
     delete std::exchange(m_runnable, nullptr);
     record->hook = nullptr;
@@ -73,8 +82,8 @@ void AsideCore::cancelRequested() noexcept
         // the next turn, not inside the cancel that is iterating the scope's tasks right now.
         m_dropped = true;
         m_record->cancelRequested = true;
-        QMetaObject::invokeMethod(
-            m_home, [this] { finishOnHome(std::make_exception_ptr(Cancelled{})); }, Qt::QueuedConnection);
+        m_error = std::make_exception_ptr(Cancelled{});
+        postReady(&m_done); // same thread: the next turn of the ready queue
     }
 }
 
