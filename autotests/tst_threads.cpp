@@ -938,6 +938,26 @@ private Q_SLOTS:
         worker.destroy(remote);
     }
 
+    void mainTaskAwaitsAHandleItSpawnedIntoAWorkerScope()
+    {
+        // Spawned from the main thread into a scope on the worker, awaited on the main thread.
+        Worker worker;
+        QAyo::Scope *remote = worker.newScope();
+        QThread *ranOn = nullptr;
+        auto handle = remote->asap([&ranOn]() -> QAyo::Task<int> {
+            ranOn = QThread::currentThread();
+            co_await QAyo::sleep(20ms);
+            co_return 7;
+        });
+        int value = 0;
+        auto body = [&]() -> QAyo::Task<> { value = co_await handle; };
+        QAYO_TEST_RUN(body());
+        QCOMPARE(value, 7);
+        QVERIFY(ranOn != nullptr);
+        QVERIFY(ranOn != QThread::currentThread());
+        worker.destroy(remote);
+    }
+
     void cancelWhileAwaitingAHandleOfAnotherThread()
     {
         Worker worker;

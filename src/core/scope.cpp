@@ -495,6 +495,7 @@ void ScopePrivate::destroyTasks() noexcept
             continue;
         }
         r->scope = nullptr;
+        r->homeScope.store(nullptr, std::memory_order_release);
         if (r->hook && !r->suspendedForeign) {
             // Suspended on one of QAyo's own awaiters: destroying the frame runs the
             // destructors of its locals, and each awaiter unhooks itself from the ready queue,
@@ -716,6 +717,9 @@ void Scope::checkCanSpawn(const char *operation) const
 
 void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
 {
+    // Published first: a handle awaited on another thread finds the task's home through it, even
+    // while the task is still on its way there.
+    record->homeScope.store(this, std::memory_order_release);
     if (!d->isOnScopeThread()) {
         // Spawning from another thread: the record travels to the scope's thread as mail (a
         // mutex hand-over ThreadSanitizer can follow). It counts as live work from now on, so a

@@ -192,10 +192,11 @@ std::shared_ptr<RemoteWait> startRemoteWait(TaskRecord *record, CompletionWaiter
 {
     // A record without a scope is orphaned and ends on the thread it runs on, which is the
     // caller's in every supported use (its scope was destroyed on that thread).
-    ScopePrivate *scope = record->scope;
-    if (!scope || scope->isOnScopeThread())
+    // homeScope, not record->scope: it is atomic and set before a spawn from another thread
+    // travels to the scope, so "spawn from A into B, await on A" works too.
+    Scope *target = record->homeScope.load(std::memory_order_acquire);
+    if (!target || target->thread() == QThread::currentThread())
         return {};
-    Scope *target = scope->q;
     auto wait = std::make_shared<RemoteWait>(record, waiter, target->thread());
     QCoreApplication::postEvent(target, new RegistrationEvent(wait));
     return wait;

@@ -25,6 +25,10 @@
 #include <optional>
 #include <type_traits>
 
+namespace QAyo {
+class Scope;
+}
+
 namespace QAyo::detail {
 
 class ScopePrivate;
@@ -122,6 +126,7 @@ public:
     TaskRecord *prevInScope = nullptr;
     TaskRecord *nextInScope = nullptr;
     ScopePrivate *scope = nullptr;       // null once the scope is gone (orphaned record)
+    std::atomic<Scope *> homeScope{nullptr}; // the target scope, readable from any thread
     std::coroutine_handle<> frame;       // root frame while running
     CancelHook *hook = nullptr;          // the cancellation-aware awaiter it is suspended on
     ScopePrivate *firstChildScope = nullptr; // scopes created inside this task (intrusive list)
