@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // runAsMain, Runner hooks, diagnostics, dumpTree and waitFor. The runner adopts this test's
-// QCoreApplication; what needs a fresh application runs in tst_program_helper.
+// QCoreApplication; what needs a fresh application runs in program_helper.
 #include "helpers.h"
 
 #include <QAyo/Diagnostics>
@@ -18,7 +18,7 @@
 #include <thread>
 
 #ifndef QAYO_PROGRAM_HELPER
-#error "QAYO_PROGRAM_HELPER (the path of tst_program_helper) must be defined by CMake"
+#error "QAYO_PROGRAM_HELPER (the path of program_helper) must be defined by CMake"
 #endif
 
 using namespace std::chrono_literals;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Child process of tst_program: the cases that need a process of their own (a QCoreApplication
 // the runner creates, stderr, an application destroyed under a running root scope).
-//   tst_program_helper create        runAsMain creates the application; prints the hooks seen
-//   tst_program_helper error         main throws: exit code 1, the message on stderr
-//   tst_program_helper appdestroyed  the application dies while the root scope still runs
+//   program_helper create        runAsMain creates the application; prints the hooks seen
+//   program_helper error         main throws: exit code 1, the message on stderr
+//   program_helper appdestroyed  the application dies while the root scope still runs
 #include <QAyo/QAyo>
 
 #include <QCoreApplication>
