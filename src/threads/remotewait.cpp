@@ -26,6 +26,7 @@
 #include <QAyo/signal.h>
 
 #include "../core/scope_p.h"
+#include "../core/threadcontext_p.h"
 
 #include <QCoreApplication>
 #include <QEvent>
@@ -136,9 +137,16 @@ private:
 class RegistrationEvent final : public HandOverEvent
 {
 public:
-    using HandOverEvent::HandOverEvent;
+    // syncHandOver() in the constructor body (after the final vptr is written) and first in the
+    // destructor (before ~HandOverEvent rewrites the vptr on the other thread): a mutex pair
+    // ThreadSanitizer sees, since Qt's event queue is not instrumented.
+    explicit RegistrationEvent(std::shared_ptr<RemoteWait> wait) : HandOverEvent(std::move(wait))
+    {
+        syncHandOver();
+    }
     ~RegistrationEvent() override
     {
+        syncHandOver();
         RemoteWait &wait = received();
         if (QThread::currentThread() == wait.home())
             wait.registerOnHome(this->wait());
@@ -151,7 +159,11 @@ public:
 class CompletionEvent final : public HandOverEvent
 {
 public:
-    using HandOverEvent::HandOverEvent;
+    explicit CompletionEvent(std::shared_ptr<RemoteWait> wait) : HandOverEvent(std::move(wait))
+    {
+        syncHandOver(); // see RegistrationEvent
+    }
+    ~CompletionEvent() override { syncHandOver(); }
     void deliver() noexcept { received().complete(); }
 };
 
