@@ -82,4 +82,20 @@ inline QAyo::Task<> failAfter(std::chrono::milliseconds delay, QString message)
     throw std::runtime_error(message.toStdString());
 }
 
+//! QObject::receivers() of any object. It is protected: reached through a member pointer formed
+//! in a derived class, which is legal - unlike casting the object to a class it is not (UBSan).
+struct ReceiversPeek : QObject
+{
+    static int count(const QObject *object, const char *signal)
+    {
+        return (object->*&ReceiversPeek::receivers)(signal);
+    }
+};
+
+//! How many connections \a signal (a SIGNAL() string) of \a object has.
+inline int receiversOf(const QObject *object, const char *signal)
+{
+    return ReceiversPeek::count(object, signal);
+}
+
 } // namespace TestHelpers

@@ -21,25 +21,9 @@
 
 using namespace std::chrono_literals;
 using TestHelpers::LiveCounter;
+using TestHelpers::receiversOf;
 
 namespace {
-
-//! QObject::receivers() of any object. It is protected: reached through a member pointer formed
-//! in a derived class, which is legal, unlike casting the object to a class it is not.
-//! QObject::receivers() of any object. It is protected: reached through a member pointer formed
-//! in a derived class, which is legal - unlike casting the object to a class it is not (UBSan).
-struct ReceiversPeek : QObject
-{
-    static int count(const QObject *object, const char *signal)
-    {
-        return (object->*&ReceiversPeek::receivers)(signal);
-    }
-};
-
-int receiversOf(const QObject *object, const char *signal)
-{
-    return ReceiversPeek::count(object, signal);
-}
 
 //! An HTTP server on 127.0.0.1 that answers every request with "hello" after `delay`, or never
 //! when delay is unset. Counts the connections that are still open.

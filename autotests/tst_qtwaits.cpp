@@ -24,25 +24,9 @@
 
 using namespace std::chrono_literals;
 using TestHelpers::LiveCounter;
+using TestHelpers::receiversOf;
 
 namespace {
-
-//! QObject::receivers() of any object. It is protected: reached through a member pointer formed
-//! in a derived class, which is legal, unlike casting the object to a class it is not.
-//! QObject::receivers() of any object. It is protected: reached through a member pointer formed
-//! in a derived class, which is legal - unlike casting the object to a class it is not (UBSan).
-struct ReceiversPeek : QObject
-{
-    static int count(const QObject *object, const char *signal)
-    {
-        return (object->*&ReceiversPeek::receivers)(signal);
-    }
-};
-
-int receiversOf(const QObject *object, const char *signal)
-{
-    return ReceiversPeek::count(object, signal);
-}
 
 //! A sequential device the test drives by hand: data "arrives" with receive(), written data
 //! "goes out" with send().
