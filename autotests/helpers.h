@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Small habits shared by the core suites: spinning the loop, counting live frames, the usual
-// sleeper. Not part of <QAyo/Test>: they are conveniences of these tests, not public API.
+// sleeper, a virtual clock in one line. Not part of <QAyo/Test>: they are conveniences of these
+// tests, not public API (joining, running and error messages come from <QAyo/Test>).
 #pragma once
 
 #include <QAyo/QAyo>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <memory>
 
 namespace TestHelpers {
 
@@ -41,20 +43,14 @@ private:
     int *m_counter;
 };
 
-//! The message of \a error: what() for std::exception, a fixed text otherwise.
-inline QString messageOf(const std::exception_ptr &error)
+//! A QAyo::Test::VirtualClock installed on the calling thread until the returned pointer dies
+//! (autojump unless told otherwise). Declare it before the test's scopes: they die first.
+inline std::unique_ptr<QAyo::Test::VirtualClock>
+installVirtualClock(QAyo::Test::VirtualClock::Mode mode = QAyo::Test::VirtualClock::Mode::AutoJump)
 {
-    if (!error)
-        return QStringLiteral("(no error)");
-    try {
-        std::rethrow_exception(error);
-    } catch (const std::exception &e) {
-        return QString::fromUtf8(e.what());
-    } catch (const QAyo::Cancelled &) {
-        return QStringLiteral("QAyo::Cancelled");
-    } catch (...) {
-        return QStringLiteral("(unknown exception)");
-    }
+    auto clock = std::make_unique<QAyo::Test::VirtualClock>(mode);
+    clock->install();
+    return clock;
 }
 
 //! Sleeps for an hour; sets *cancelled when QAyo::Cancelled reaches it, then rethrows it.

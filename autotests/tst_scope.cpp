@@ -433,8 +433,8 @@ private Q_SLOTS:
         QVERIFY(joinErrorIsRuntimeError); // the original exception, not a copy of its message
         const auto errors = scope.errors();
         QCOMPARE(errors.size(), 2);
-        QCOMPARE(messageOf(errors.at(0)), QStringLiteral("first"));
-        QCOMPARE(messageOf(errors.at(1)), QStringLiteral("second"));
+        QCOMPARE(QAyo::Test::describe(errors.at(0)), QStringLiteral("first"));
+        QCOMPARE(QAyo::Test::describe(errors.at(1)), QStringLiteral("second"));
         QVERIFY_THROWS_EXCEPTION(std::logic_error, std::rethrow_exception(errors.at(1)));
         QCOMPARE(scope.errorMessages(), (QStringList{QStringLiteral("first"), QStringLiteral("second")}));
         QCOMPARE(failed.count(), 2);
@@ -795,7 +795,7 @@ private Q_SLOTS:
         QVERIFY(!supervised.cancelled);
         QCOMPARE(supervised.results, QVariantList{7});
         QCOMPARE(supervised.errors.size(), 1);
-        QCOMPARE(messageOf(supervised.errors.first()), QStringLiteral("oops"));
+        QCOMPARE(QAyo::Test::describe(supervised.errors.first()), QStringLiteral("oops"));
 
         QVERIFY(cancelled.cancelled);
         QVERIFY(!cancelled.timedOut);
