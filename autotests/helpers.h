@@ -53,6 +53,21 @@ installVirtualClock(QAyo::Test::VirtualClock::Mode mode = QAyo::Test::VirtualClo
     return clock;
 }
 
+//! Joins \a scope with QAyo::Test::join() expecting the join to throw an \a E; returns its message
+//! (QAyo::Test::describe()), or a text saying what happened instead, for a QCOMPARE that shows it.
+template<typename E = std::exception>
+QString joinError(QAyo::Scope &scope)
+{
+    try {
+        QAyo::Test::join(scope);
+    } catch (const E &) {
+        return QAyo::Test::describe(std::current_exception());
+    } catch (...) {
+        return QStringLiteral("unexpected exception: ") + QAyo::Test::describe(std::current_exception());
+    }
+    return QStringLiteral("(the join did not throw)");
+}
+
 //! Sleeps for an hour; sets *cancelled when QAyo::Cancelled reaches it, then rethrows it.
 inline QAyo::Task<> sleepForever(bool *cancelled)
 {
