@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Small habits shared by the core suites: spinning the loop, counting live frames, the usual
-// sleeper. Not part of <QAyo/Test>: they are conveniences of these tests, not public API.
+// sleeper, a virtual clock in one line. Not part of <QAyo/Test>: they are conveniences of these
+// tests, not public API (joining, running and error messages come from <QAyo/Test>).
 #pragma once
 
 #include <QAyo/QAyo>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <memory>
 
 namespace TestHelpers {
 
@@ -41,20 +43,29 @@ private:
     int *m_counter;
 };
 
-//! The message of \a error: what() for std::exception, a fixed text otherwise.
-inline QString messageOf(const std::exception_ptr &error)
+//! A QAyo::Test::VirtualClock installed on the calling thread until the returned pointer dies
+//! (autojump unless told otherwise). Declare it before the test's scopes: they die first.
+inline std::unique_ptr<QAyo::Test::VirtualClock>
+installVirtualClock(QAyo::Test::VirtualClock::Mode mode = QAyo::Test::VirtualClock::Mode::AutoJump)
 {
-    if (!error)
-        return QStringLiteral("(no error)");
+    auto clock = std::make_unique<QAyo::Test::VirtualClock>(mode);
+    clock->install();
+    return clock;
+}
+
+//! Joins \a scope with QAyo::Test::join() expecting the join to throw an \a E; returns its message
+//! (QAyo::Test::describe()), or a text saying what happened instead, for a QCOMPARE that shows it.
+template<typename E = std::exception>
+QString joinError(QAyo::Scope &scope)
+{
     try {
-        std::rethrow_exception(error);
-    } catch (const std::exception &e) {
-        return QString::fromUtf8(e.what());
-    } catch (const QAyo::Cancelled &) {
-        return QStringLiteral("QAyo::Cancelled");
+        QAyo::Test::join(scope);
+    } catch (const E &) {
+        return QAyo::Test::describe(std::current_exception());
     } catch (...) {
-        return QStringLiteral("(unknown exception)");
+        return QStringLiteral("unexpected exception: ") + QAyo::Test::describe(std::current_exception());
     }
+    return QStringLiteral("(the join did not throw)");
 }
 
 //! Sleeps for an hour; sets *cancelled when QAyo::Cancelled reaches it, then rethrows it.

@@ -67,8 +67,7 @@ std::unique_ptr<QAyo::Scope> joinedScope(const QString &name)
 {
     auto scope = std::make_unique<QAyo::Scope>(QAyo::ScopeOptions{.name = name});
     scope->asap([] {});
-    auto join = [&scope]() -> QAyo::Task<> { co_await *scope; };
-    QAyo::Test::run(join(), 3s);
+    QAyo::Test::join(*scope);
     return scope;
 }
 
@@ -96,6 +95,8 @@ class BadInputTest : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void cleanup() { QAYO_VERIFY_NO_TASKS_LEFT(); }
+
     void misuseRaisesADocumentedError_data()
     {
         QTest::addColumn<Misuse>("misuse");
@@ -196,8 +197,7 @@ private Q_SLOTS:
             << Misuse([] {
                    QAyo::Scope scope;
                    scope.asap([] { return QAyo::Task<int>{}; });
-                   auto join = [&scope]() -> QAyo::Task<> { co_await scope; };
-                   QAyo::Test::run(join(), 3s);
+                   QAyo::Test::join(scope);
                })
             << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("task")};
 
@@ -287,8 +287,7 @@ private Q_SLOTS:
         QCOMPARE(scope.pendingCount(), 0);
         QVERIFY(!scope.isActive());
         auto h = scope.asap(std::move(moved));
-        auto join = [&]() -> QAyo::Task<> { co_await scope; };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(join(), 3s));
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(h.result(), 1);
     }
 

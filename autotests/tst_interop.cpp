@@ -72,6 +72,8 @@ class InteropTest : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void cleanup() { QAYO_VERIFY_NO_TASKS_LEFT(); }
+
     void qayoTaskAwaitedFromQCoroTask()
     {
         int value = 0;
@@ -123,7 +125,7 @@ private Q_SLOTS:
             co_return value + 1;
         };
         int result = 0;
-        QVERIFY_THROWS_NO_EXCEPTION(result = QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN_INTO(result, body());
         QCOMPARE(result, 21);
         QCOMPARE(error, QStringLiteral("qcoro failed"));
     }
@@ -165,8 +167,7 @@ private Q_SLOTS:
         for (int i = 0; i < 4; ++i)
             handles << scope.asap(make, i);
         QCOMPARE(created, 0);
-        auto body = [&]() -> QAyo::Task<> { co_await scope; };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(created, 4);
         QCOMPARE(maxRunning, 1); // counted against maxConcurrency like any task
         for (int i = 0; i < 4; ++i)
@@ -184,7 +185,7 @@ private Q_SLOTS:
             co_return value;
         };
         int result = 0;
-        QVERIFY_THROWS_NO_EXCEPTION(result = QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN_INTO(result, body());
         QCOMPARE(result, 42);
 
         QTimer::singleShot(5ms, &emitter, [&emitter] { Q_EMIT emitter.pairReady(2, QStringLiteral("two")); });
@@ -193,7 +194,7 @@ private Q_SLOTS:
             co_return QString::number(a) + b;
         };
         QString text;
-        QVERIFY_THROWS_NO_EXCEPTION(text = QAyo::Test::run(pair(), 3s));
+        QAYO_TEST_RUN_INTO(text, pair());
         QCOMPARE(text, QStringLiteral("2two"));
     }
 
@@ -205,7 +206,7 @@ private Q_SLOTS:
             co_return value;
         };
         int result = 0;
-        QVERIFY_THROWS_NO_EXCEPTION(result = QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN_INTO(result, body());
         QCOMPARE(result, 42);
     }
 
@@ -276,7 +277,7 @@ private Q_SLOTS:
             co_await scope;
             doneAtJoin = qcoroDone;
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QVERIFY(doneAtJoin);
         QCOMPARE(h.result(), 9);
         QCOMPARE(scope.results(), QVariantList{9});
@@ -298,7 +299,7 @@ private Q_SLOTS:
             co_await scope;
             doneAtJoin = qcoroDone;
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QVERIFY(doneAtJoin);
         QVERIFY(h.isFinished());
     }
@@ -307,16 +308,7 @@ private Q_SLOTS:
     {
         QAyo::Scope scope;
         scope.asap(qcoroFailing());
-        QString joinError;
-        auto body = [&]() -> QAyo::Task<> {
-            try {
-                co_await scope;
-            } catch (const std::runtime_error &e) {
-                joinError = QString::fromUtf8(e.what());
-            }
-        };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
-        QCOMPARE(joinError, QStringLiteral("qcoro failed"));
+        QCOMPARE(joinError<std::runtime_error>(scope), QStringLiteral("qcoro failed"));
     }
 };
 

@@ -2,6 +2,10 @@
 // Lifetime: a Scope dies with its QObject owner while tasks are suspended, running, orphaned on
 // foreign awaitables, or queued. No task may resume into freed memory, touch its destroyed scope
 // or owner, or leak its frame (the asan preset runs this suite under ASan and LSan).
+//
+// QAyo sleeps run on a manual virtual clock: "it never resumes" is checked by moving time an hour
+// past every deadline at once, instead of waiting in real time. Foreign waits (QTimer, QCoro)
+// stay in real time.
 #include "helpers.h"
 
 #include <QAyo/QAyo>
@@ -84,6 +88,8 @@ class LifetimeTest : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void cleanup() { QAYO_VERIFY_NO_TASKS_LEFT(); }
+
     void deletingTheOwnerDestroysSuspendedTasks_data()
     {
         QTest::addColumn<Suspension>("suspension");
@@ -100,6 +106,7 @@ private Q_SLOTS:
     {
         QFETCH(Suspension, suspension);
         QFETCH(int, liveFrames);
+        const auto clock = installVirtualClock(QAyo::Test::VirtualClock::Mode::Manual);
 
         QAyo::Scope other; // outlives the owner
         auto otherHandle = other.asap(valueAfter(100ms, 1));
@@ -176,16 +183,17 @@ private Q_SLOTS:
         }
         if (innerHandle.isValid())
             QVERIFY(innerHandle.isCancelled());
-        spinFor(200ms); // well past the 100 ms sleeps
+        clock->advance(1h); // well past the 100 ms sleeps
+        // The task in the other scope is unaffected and its waiter list holds no dangling entry.
+        QAYO_TEST_JOIN(other);
+        QCOMPARE(otherHandle.result(), 1);
         QCOMPARE(resumed, resumedBeforeDelete);
         QCOMPARE(live, 0);
-        // The task in the other scope is unaffected and its waiter list holds no dangling entry.
-        QVERIFY(spinUntil([&] { return otherHandle.isFinished(); }));
-        QCOMPARE(otherHandle.result(), 1);
     }
 
     void memberCoroutinesNeverResumeIntoADeletedOwner()
     {
+        const auto clock = installVirtualClock(QAyo::Test::VirtualClock::Mode::Manual);
         int updates = 0;
         auto *backend = new Backend(&updates);
         QPointer<QAyo::Scope> scope(backend->scope);
@@ -194,7 +202,7 @@ private Q_SLOTS:
         delete backend;
         QVERIFY(scope.isNull());
         QVERIFY(h.isCancelled());
-        spinFor(200ms);
+        clock->advance(1h); // well past its 100 ms sleep
         QCOMPARE(updates, 0);
     }
 
@@ -386,6 +394,7 @@ private Q_SLOTS:
     void scopeDeletedFromItsOwnSignal()
     {
         QFETCH(DeletingSignal, signal);
+        const auto clock = installVirtualClock(QAyo::Test::VirtualClock::Mode::Manual);
         auto owner = std::make_unique<QObject>();
         const bool timeout = signal == DeletingSignal::TimedOut;
         auto *scope = new QAyo::Scope(timeout ? QAyo::ScopeOptions{.timeout = 20ms} : QAyo::ScopeOptions{},
@@ -426,12 +435,16 @@ private Q_SLOTS:
             QVERIFY(spinUntil([&] { return live == 2; }));
             scope->cancel();
         }
+        if (timeout) {
+            QVERIFY(spinUntil([&] { return live == 2; }));
+            clock->advance(20ms);
+        }
         QVERIFY(spinUntil([&] { return watch.isNull(); }));
         QVERIFY(!owner);
         QCOMPARE(live, 0);
         for (const auto &h : handles)
             QVERIFY(h.isFinished());
-        spinFor(20ms);
+        clock->advance(2h); // past the sleepers' hour: a frame that survived would go on now
         QCOMPARE(passed, 0);
     }
 };

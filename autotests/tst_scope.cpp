@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 // QAyo::Scope: start order, concurrency limit, lazy spawning, results, handles, errors,
 // supervision, the join, signals and properties, and the block form QAyo::scope().
+//
+// Tests whose tasks sleep to finish in a scrambled order run on an autojump virtual clock: the
+// order is exact and costs no real time.
 #include "helpers.h"
 
 #include <QAyo/QAyo>
@@ -69,6 +72,8 @@ class ScopeTest : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void cleanup() { QAYO_VERIFY_NO_TASKS_LEFT(); }
+
     // --- starting -------------------------------------------------------------------------
 
     void startsInFifoOrder_data()
@@ -82,6 +87,7 @@ private Q_SLOTS:
     void startsInFifoOrder()
     {
         QFETCH(int, limit);
+        const auto clock = installVirtualClock();
         QAyo::Scope scope({.maxConcurrency = limit});
         QList<int> started;
         QList<int> finished;
@@ -93,7 +99,7 @@ private Q_SLOTS:
         };
         for (int i = 0; i < 10; ++i)
             scope.asap(job, i);
-        QVERIFY(spinUntil([&] { return finished.size() == 10; }));
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(started, (QList<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
     }
 
@@ -113,7 +119,7 @@ private Q_SLOTS:
         scope << [&chainedRan] { chainedRan = true; };
         QVERIFY(!chainedRan);
         QCOMPARE(scope.pendingCount(), 3);
-        QVERIFY(spinUntil([&] { return !scope.isActive(); }));
+        QAYO_TEST_JOIN(scope);
         QVERIFY(taskRan);
         QVERIFY(callableRan);
         QVERIFY(chainedRan);
@@ -132,7 +138,7 @@ private Q_SLOTS:
                 co_await QAyo::checkpoint();
             childRanAfterYield = childRan;
         });
-        QVERIFY(spinUntil([&] { return !scope.isActive(); }));
+        QAYO_TEST_JOIN(scope);
         QVERIFY(!childRanInsideSpawn);
         QVERIFY(childRanAfterYield);
     }
@@ -151,6 +157,7 @@ private Q_SLOTS:
     {
         QFETCH(int, tasks);
         QFETCH(int, limit);
+        const auto clock = installVirtualClock();
         QAyo::Scope scope({.maxConcurrency = limit});
         int running = 0;
         int maxRunning = 0;
@@ -166,7 +173,7 @@ private Q_SLOTS:
         };
         for (int i = 0; i < tasks; ++i)
             scope.asap(job, i);
-        QVERIFY(spinUntil([&] { return !scope.isActive(); }));
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(done, tasks);
         const int expected = limit == 0 ? tasks : std::min(limit, tasks);
         // Never above the limit, and the limit is used: all slots fill in the first turn.
@@ -194,7 +201,7 @@ private Q_SLOTS:
         QVERIFY(spinUntil([&] { return started == 3; }));
         QCOMPARE(scope.runningCount(), 3);
         release = true;
-        QVERIFY(spinUntil([&] { return !scope.isActive(); }));
+        QAYO_TEST_JOIN(scope);
     }
 
     void lazyCallablesCreateNoFrameUntilASlotIsFree()
@@ -208,7 +215,7 @@ private Q_SLOTS:
             handles.append(scope.asap(make, i));
         QCOMPARE(g_framesCreated, 0); // spawning stored callables only
         QCOMPARE(scope.pendingCount(), count);
-        QVERIFY(spinUntil([&] { return !scope.isActive(); }, 10s));
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(g_framesCreated, count);
         QCOMPARE(g_framesAlive, 0);
         QVERIFY2(g_maxFramesAlive <= 2, qPrintable(QString::number(g_maxFramesAlive)));
@@ -241,6 +248,7 @@ private Q_SLOTS:
 
     void resultsAreInSpawnOrder()
     {
+        const auto clock = installVirtualClock();
         QAyo::Scope scope;
         QList<int> finished;
         auto job = [&finished](int i) -> QAyo::Task<int> {
@@ -253,7 +261,7 @@ private Q_SLOTS:
             if (i == 2)
                 scope.asap([]() -> QAyo::Task<> { co_return; }); // void: no entry in results()
         }
-        QVERIFY(spinUntil([&] { return !scope.isActive(); }));
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(finished, (QList<int>{4, 3, 2, 1, 0})); // the premise: reverse finishing
         const QVariantList expected{0, 10, 20, 30, 40};
         QCOMPARE(scope.results(), expected);
@@ -264,13 +272,14 @@ private Q_SLOTS:
     {
         QAyo::Scope scope({.collectResults = false});
         auto h = scope.asap(valueAfter(1ms, 7));
-        QVERIFY(spinUntil([&] { return !scope.isActive(); }));
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(h.result(), 7);
         QVERIFY(scope.results().isEmpty());
     }
 
     void mapReturnsResultsInInputOrder()
     {
+        const auto clock = installVirtualClock();
         auto square = [](int x) -> QAyo::Task<int> {
             co_await QAyo::sleep(std::chrono::milliseconds((6 - x) * 5)); // later ones end first
             co_return x * x;
@@ -286,7 +295,7 @@ private Q_SLOTS:
             plusOne = co_await scope.map([](int x) { return x + 1; }, more);
             co_await scope;
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 5s));
+        QAYO_TEST_RUN(body());
         QCOMPARE(squares, (QList<int>{1, 4, 9, 16, 25}));
         QCOMPARE(plusOne, (QList<int>{6, 7, 8}));
     }
@@ -307,7 +316,7 @@ private Q_SLOTS:
         QCOMPARE(handles.size(), 4);
         QVERIFY(std::none_of(tasks.begin(), tasks.end(), [](const auto &t) { return t.isValid(); }));
 
-        QVERIFY(spinUntil([&] { return !scope.isActive(); }));
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(a.result(), 1);
         QCOMPARE(b.result(), QStringLiteral("x"));
         QCOMPARE(c.result(), 3);
@@ -387,16 +396,7 @@ private Q_SLOTS:
         auto sibling = scope.asap(sleepForever(&siblingCancelled));
         scope.asap(failAfter(5ms, QStringLiteral("boom")));
         auto queued = scope.asap([&queuedRan] { queuedRan = true; }); // waits for a slot
-        QString joinError;
-        auto body = [&]() -> QAyo::Task<> {
-            try {
-                co_await scope;
-            } catch (const std::runtime_error &e) {
-                joinError = QString::fromUtf8(e.what());
-            }
-        };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
-        QCOMPARE(joinError, QStringLiteral("boom"));
+        QCOMPARE(joinError<std::runtime_error>(scope), QStringLiteral("boom"));
         QVERIFY(siblingCancelled);
         QVERIFY(sibling.isCancelled());
         QVERIFY(!queuedRan);
@@ -416,25 +416,12 @@ private Q_SLOTS:
                 throw std::logic_error("second"); // fails while being cancelled
             }
         });
-        QString joinError;
-        bool joinErrorIsRuntimeError = false;
-        auto body = [&]() -> QAyo::Task<> {
-            try {
-                co_await scope;
-            } catch (const std::runtime_error &e) {
-                joinError = QString::fromUtf8(e.what());
-                joinErrorIsRuntimeError = true;
-            } catch (const std::exception &e) {
-                joinError = QString::fromUtf8(e.what());
-            }
-        };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
-        QCOMPARE(joinError, QStringLiteral("first"));
-        QVERIFY(joinErrorIsRuntimeError); // the original exception, not a copy of its message
+        // A std::runtime_error: the original exception, not a copy of its message.
+        QCOMPARE(joinError<std::runtime_error>(scope), QStringLiteral("first"));
         const auto errors = scope.errors();
         QCOMPARE(errors.size(), 2);
-        QCOMPARE(messageOf(errors.at(0)), QStringLiteral("first"));
-        QCOMPARE(messageOf(errors.at(1)), QStringLiteral("second"));
+        QCOMPARE(QAyo::Test::describe(errors.at(0)), QStringLiteral("first"));
+        QCOMPARE(QAyo::Test::describe(errors.at(1)), QStringLiteral("second"));
         QVERIFY_THROWS_EXCEPTION(std::logic_error, std::rethrow_exception(errors.at(1)));
         QCOMPARE(scope.errorMessages(), (QStringList{QStringLiteral("first"), QStringLiteral("second")}));
         QCOMPARE(failed.count(), 2);
@@ -444,6 +431,7 @@ private Q_SLOTS:
 
     void superviseKeepsSiblingsRunning()
     {
+        const auto clock = installVirtualClock();
         QAyo::Scope scope({.supervise = true});
         QVERIFY(scope.isSupervising());
         QSignalSpy failed(&scope, &QAyo::Scope::taskFailed);
@@ -455,16 +443,7 @@ private Q_SLOTS:
             siblingDone = true;
             co_return 1;
         });
-        bool joinThrew = false;
-        auto body = [&]() -> QAyo::Task<> {
-            try {
-                co_await scope;
-            } catch (...) {
-                joinThrew = true;
-            }
-        };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
-        QVERIFY(!joinThrew);
+        QAYO_TEST_JOIN(scope); // supervise: the errors are not rethrown
         QVERIFY(siblingDone);
         QCOMPARE(sibling.result(), 1);
         QVERIFY(!scope.isCancelled());
@@ -478,16 +457,7 @@ private Q_SLOTS:
     {
         QAyo::Scope scope;
         scope.asap([]() -> int { throw std::runtime_error("plain"); });
-        QString joinError;
-        auto body = [&]() -> QAyo::Task<> {
-            try {
-                co_await scope;
-            } catch (const std::exception &e) {
-                joinError = QString::fromUtf8(e.what());
-            }
-        };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
-        QCOMPARE(joinError, QStringLiteral("plain"));
+        QCOMPARE(joinError(scope), QStringLiteral("plain"));
         QCOMPARE(scope.errorMessages(), QStringList{QStringLiteral("plain")});
     }
 
@@ -497,8 +467,7 @@ private Q_SLOTS:
     {
         QAyo::Scope scope({.name = QStringLiteral("closing")});
         scope.asap([] {});
-        auto body = [&]() -> QAyo::Task<> { co_await scope; };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_JOIN(scope);
         QVERIFY(scope.isFinished());
         QVERIFY(scope.property("finished").toBool());
         QVERIFY_THROWS_EXCEPTION(QAyo::ScopeClosedError, scope.asap([] {}));
@@ -512,8 +481,7 @@ private Q_SLOTS:
         QAyo::Scope scope;
         QSignalSpy started(&scope, &QAyo::Scope::started);
         QSignalSpy finished(&scope, &QAyo::Scope::finished);
-        auto body = [&]() -> QAyo::Task<> { co_await scope; };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_JOIN(scope);
         QVERIFY(scope.isFinished());
         QVERIFY(scope.isStarted());
         QCOMPARE(finished.count(), 1);
@@ -531,7 +499,7 @@ private Q_SLOTS:
             co_await scope;
             ++joins;
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QCOMPARE(joins, 2);
     }
 
@@ -567,7 +535,7 @@ private Q_SLOTS:
             co_await scope;
             lateDoneAtJoin = lateDone;
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QVERIFY(lateDoneAtJoin);
     }
 
@@ -592,7 +560,7 @@ private Q_SLOTS:
             co_await scope;
             lateDoneAtJoin = lateDone;
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QVERIFY(spawnedLate);
         QVERIFY(lateDoneAtJoin);
     }
@@ -634,8 +602,7 @@ private Q_SLOTS:
         QCOMPARE(taskFinished.count(), 0);
 
         release = true;
-        auto body = [&]() -> QAyo::Task<> { co_await scope; };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(started.count(), 1);
         QCOMPARE(taskStarted.count(), 3);
         QCOMPARE(taskFinished.count(), 3);
@@ -677,7 +644,7 @@ private Q_SLOTS:
             });
             allFinishedAtReturn = a.isFinished() && b.isFinished();
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QVERIFY(!ranInsideBody);
         QVERIFY(allFinishedAtReturn);
         QCOMPARE(outcome.results, (QVariantList{1, 2}));
@@ -701,7 +668,7 @@ private Q_SLOTS:
             });
             allFinishedAtReturn = a.isFinished() && late.isFinished();
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QCOMPARE(sum, 10);
         QVERIFY(allFinishedAtReturn);
         QCOMPARE(outcome.results, (QVariantList{10, 20})); // the body itself has no result
@@ -718,7 +685,7 @@ private Q_SLOTS:
                 values.append(co_await b);
             });
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QCOMPARE(values, (QList<int>{1, 2}));
     }
 
@@ -739,7 +706,7 @@ private Q_SLOTS:
             }
             sleeperFinishedAtReturn = sleeper.isFinished();
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QCOMPARE(caught, QStringLiteral("body failed"));
         QVERIFY(sleeperFinishedAtReturn);
         QVERIFY(sleeper.isCancelled()); // queued when the body threw: dropped
@@ -763,7 +730,7 @@ private Q_SLOTS:
             }
             sleeperFinishedAtReturn = sleeper.isFinished();
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QCOMPARE(caught, QStringLiteral("body failed"));
         QVERIFY(sleeperCancelled); // it was running: its cleanup ran
         QVERIFY(sleeperFinishedAtReturn);
@@ -772,6 +739,7 @@ private Q_SLOTS:
 
     void scopeOutcomeReportsWhatHappened()
     {
+        const auto clock = installVirtualClock();
         QAyo::ScopeOutcome supervised;
         QAyo::ScopeOutcome cancelled;
         QAyo::ScopeOutcome timedOut;
@@ -790,12 +758,12 @@ private Q_SLOTS:
                 s.asap(sleepForever(&dummy));
             });
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QVERIFY(!supervised.timedOut);
         QVERIFY(!supervised.cancelled);
         QCOMPARE(supervised.results, QVariantList{7});
         QCOMPARE(supervised.errors.size(), 1);
-        QCOMPARE(messageOf(supervised.errors.first()), QStringLiteral("oops"));
+        QCOMPARE(QAyo::Test::describe(supervised.errors.first()), QStringLiteral("oops"));
 
         QVERIFY(cancelled.cancelled);
         QVERIFY(!cancelled.timedOut);
@@ -838,7 +806,7 @@ private Q_SLOTS:
                 caught = QString::fromUtf8(e.what());
             }
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QCOMPARE(caught, QStringLiteral("inner"));
         QCOMPARE(innerParent, outerScope);
         QCOMPARE(log, (QStringList{QStringLiteral("inner error reached the outer body"),
@@ -850,8 +818,7 @@ private Q_SLOTS:
         QAyo::Scope run;
         run << valueAfter(3ms, 1) << valueAfter(1ms, 2) << [] { return 3; };
         QCOMPARE(run.pendingCount(), 3);
-        auto body = [&]() -> QAyo::Task<> { co_await run; };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_JOIN(run);
         QCOMPARE(run.results(), (QVariantList{1, 2, 3}));
     }
 };

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // QAyo::Task: laziness, results, exceptions, inline awaiting, interop with QCoro.
+#include "helpers.h"
+
 #include <QAyo/QAyo>
 #include <QAyo/Test>
 
@@ -9,12 +11,15 @@
 #include <qcoro/qcorotimer.h>
 
 using namespace std::chrono_literals;
+using namespace TestHelpers;
 
 class TaskTest : public QObject
 {
     Q_OBJECT
 
 private Q_SLOTS:
+    void cleanup() { QAYO_VERIFY_NO_TASKS_LEFT(); }
+
     void taskIsLazy()
     {
         bool ran = false;
@@ -103,8 +108,8 @@ private Q_SLOTS:
             result = co_await qayo();
             done = true;
         };
-        driver();
-        QTRY_VERIFY(done);
+        QCoro::Task<> running = driver();
+        QVERIFY(spinUntil([&] { return done; }));
         QCOMPARE(result, 3);
     }
 };

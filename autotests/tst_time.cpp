@@ -32,18 +32,6 @@ using Duration = QAyo::Clock::Duration;
 //! A misuse of after/at/every on a scope (data-driven bad input).
 using ScheduleMisuse = std::function<void(QAyo::Scope &)>;
 
-//! co_await *scope; a function (not a capturing lambda) so the frame owns nothing temporary.
-QAyo::Task<> joinTask(QAyo::Scope *scope)
-{
-    co_await *scope;
-}
-
-//! Joins \a scope from a test slot; rethrows what the join throws.
-void join(QAyo::Scope &scope)
-{
-    QAyo::Test::run(joinTask(&scope), 3s);
-}
-
 //! Minutes since the clock was created, for readable logs.
 qint64 minutesOn(const VirtualClock &clock)
 {
@@ -158,7 +146,7 @@ private Q_SLOTS:
         QCOMPARE(hourly.skippedTicks(), 0);
 
         hourly.unschedule();
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(log.size(), expected.size());
     }
 
@@ -184,7 +172,7 @@ private Q_SLOTS:
         // Three hours of simulated time; generous bound so a loaded or sanitized run passes.
         QVERIFY2(realTime.elapsed() < 5000, qPrintable(QString::number(realTime.elapsed())));
         ticks.unschedule();
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
     }
 
     void everyUnderAutoJumpRunsSimulatedHoursInMilliseconds()
@@ -235,7 +223,7 @@ private Q_SLOTS:
         ticks.unschedule(); // the 10th call is still running: the join waits for it
         clock.advance(400ms);
         QCOMPARE(endedAtMs.size(), 10);
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
     }
 
     void slowAsyncCallbackSkipsTicksAndCountsThem()
@@ -261,7 +249,7 @@ private Q_SLOTS:
         QCOMPARE(ticks.skippedTicks(), 6);
         QCOMPARE(ticks.nextDue(), std::optional(clock.now() + 1s)); // still on the 1 s grid
         ticks.cancel();
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(running, 0);
     }
 
@@ -284,7 +272,7 @@ private Q_SLOTS:
         auto minutely = scope.every(1min, [&] { ++calls; });
         QVERIFY(minutely.holdsExit());
         QAyo::Scope joiner;
-        auto joined = joiner.asap(joinTask(&scope));
+        auto joined = joiner.asap([&scope]() -> QAyo::Task<> { co_await scope; });
         clock.advance(3h);
         QCOMPARE(calls, 180);
         QVERIFY(!joined.isFinished());
@@ -364,7 +352,7 @@ private Q_SLOTS:
         auto after = scope.after(1h, [&] { ++calls; }).dontHoldExit();
         clock.advance(2s);
         QCOMPARE(calls, 2);
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
         QVERIFY(scope.isFinished());
         QCOMPARE(every.isActive(), false);
         QCOMPARE(every.nextDue(), std::nullopt);
@@ -412,7 +400,7 @@ private Q_SLOTS:
         QCOMPARE(completed, 3);
         QVERIFY(!ticks.isActive());
         QCOMPARE(ticks.nextDue(), std::nullopt);
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
     }
 
     void unscheduleLetsTheRunningCallFinishCancelStopsIt_data()
@@ -454,7 +442,7 @@ private Q_SLOTS:
         QCOMPARE(finished, cancel ? 0 : 1);
         QCOMPARE(cancelled, cancel ? 1 : 0);
         QVERIFY(!scope.isCancelled()); // only the call was cancelled, not its scope
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
         QVERIFY(scope.errors().isEmpty());
     }
 
@@ -483,7 +471,7 @@ private Q_SLOTS:
         clock.advance(3h);
         QCOMPARE(calls, 1);
         QVERIFY(!laterCalled);
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
     }
 
     void scheduledHandleOutlivesItsScope()
@@ -621,7 +609,7 @@ private Q_SLOTS:
                                  : scope.at(past, note());
         QVERIFY(order.isEmpty()); // not called inside at(): on a later turn, like any spawn
         QVERIFY(handle.isActive());
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(calledAt, Duration::zero()); // no time had to pass
         QCOMPARE(order, (QStringList { QStringLiteral("at (past)"), QStringLiteral("after 1s") }));
     }
@@ -656,7 +644,7 @@ private Q_SLOTS:
         QVERIFY2(calledAt > Duration(2h - 1ms) && calledAt <= Duration(2h),
                  qPrintable(QString::number(calledAt.count())));
         QVERIFY(!handle.isActive());
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
     }
 
     void atNoticesTheWallClockMovingForward()
@@ -672,7 +660,7 @@ private Q_SLOTS:
         QVERIFY2(calledAt > Duration(10min) && calledAt <= Duration(11min),
                  qPrintable(QString::number(calledAt.count())));
         QVERIFY(!handle.isActive());
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
     }
 
     void atWaitsLongerWhenTheWallClockIsSetBack()
@@ -688,7 +676,7 @@ private Q_SLOTS:
         QVERIFY(handle.isActive());
         clock.advance(30min);
         QCOMPARE(calledAt, Duration(3h));
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
     }
 
     // --- bad input -------------------------------------------------------------------------
@@ -727,13 +715,13 @@ private Q_SLOTS:
         QVERIFY2(message.contains(named), qPrintable(message));
         QCOMPARE(QAyo::Clock::pendingDeadlines(), 0); // nothing half-scheduled
         QVERIFY(!scope.isActive());
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
     }
 
     void schedulingIntoAFinishedScopeThrowsScopeClosedError()
     {
         QAyo::Scope scope;
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
         QVERIFY_THROWS_EXCEPTION(QAyo::ScopeClosedError, scope.after(1ms, [] {}));
         QVERIFY_THROWS_EXCEPTION(QAyo::ScopeClosedError, scope.every(1ms, [] {}));
         QVERIFY_THROWS_EXCEPTION(QAyo::ScopeClosedError,
@@ -754,9 +742,9 @@ private Q_SLOTS:
         thread->start();
         QVERIFY(thread->wait(5000));
         QVERIFY(scheduled);
-        QTRY_VERIFY(ranOn != nullptr);
+        QVERIFY(spinUntil([&] { return ranOn != nullptr; }));
         QCOMPARE(ranOn, scope.thread());
-        QTRY_VERIFY(!scope.isActive());
+        QAYO_TEST_JOIN(scope);
     }
 
     // --- sleep and scope timeouts on the virtual clock -------------------------------------
@@ -856,7 +844,7 @@ private Q_SLOTS:
         clock.advanceTo(clock.now() + 1ns);
         QVERIFY(woke);
         QCOMPARE(clock.elapsed(), Duration(10s));
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
     }
 
     void switchingToAutoJumpMovesTimeOn()
@@ -875,7 +863,7 @@ private Q_SLOTS:
         clock.setMode(VirtualClock::Mode::AutoJump);
         QVERIFY(spinUntil([&] { return woke; }));
         QCOMPARE(clock.elapsed(), Duration(1h));
-        QVERIFY_THROWS_NO_EXCEPTION(join(scope));
+        QAYO_TEST_JOIN(scope);
     }
 
     // --- the virtual clock's own rules -----------------------------------------------------

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Scope timeouts: move_on_after (join returns, isTimedOut), fail_after (timeoutThrows), no
 // timeout for a scope that finished in time, the block form, nesting, zero.
+//
+// All but the last test run on a virtual clock in autojump mode: the timeouts fire at their exact
+// time and take no real time. The last one checks the same on the real clock.
 #include "helpers.h"
 
 #include <QAyo/QAyo>
 #include <QAyo/Test>
 
+#include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -13,6 +17,8 @@ using namespace std::chrono_literals;
 using namespace TestHelpers;
 
 namespace {
+
+using Duration = QAyo::Clock::Duration;
 
 QAyo::Task<int> valueAfter(std::chrono::milliseconds delay, int value)
 {
@@ -27,9 +33,12 @@ class TimeoutTest : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void cleanup() { QAYO_VERIFY_NO_TASKS_LEFT(); }
+
     void timeoutCancelsTasksAndJoinReturnsNormally()
     {
-        QAyo::Scope scope({.timeout = 100ms}); // generous: the quick task must end well before it
+        const auto clock = installVirtualClock();
+        QAyo::Scope scope({.timeout = 100ms});
         QCOMPARE(scope.timeout(), std::optional<std::chrono::milliseconds>(100ms));
         QSignalSpy timedOut(&scope, &QAyo::Scope::timedOut);
         QSignalSpy timedOutChanged(&scope, &QAyo::Scope::timedOutChanged);
@@ -39,19 +48,8 @@ private Q_SLOTS:
         auto ha = scope.asap(sleepForever(&a));
         auto hb = scope.asap(sleepForever(&b));
         auto quick = scope.asap(valueAfter(1ms, 1)); // finishes before the deadline
-        bool joinReturned = false;
-        bool joinThrew = false;
-        auto body = [&]() -> QAyo::Task<> {
-            try {
-                co_await scope;
-                joinReturned = true;
-            } catch (...) {
-                joinThrew = true;
-            }
-        };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
-        QVERIFY(joinReturned);
-        QVERIFY(!joinThrew);
+        QAYO_TEST_JOIN(scope); // returns normally: move_on_after
+        QCOMPARE(clock->elapsed(), Duration(100ms));
         QVERIFY(a && b);
         QVERIFY(ha.isCancelled() && hb.isCancelled());
         QCOMPARE(quick.result(), 1);
@@ -67,24 +65,20 @@ private Q_SLOTS:
 
     void timeoutThrowsMakesTheJoinThrow()
     {
+        const auto clock = installVirtualClock();
         QAyo::Scope scope({.timeout = 30ms, .timeoutThrows = true, .name = QStringLiteral("strict")});
         QVERIFY(scope.timeoutThrows());
         QSignalSpy timedOut(&scope, &QAyo::Scope::timedOut);
         bool cancelled = false;
         scope.asap(sleepForever(&cancelled));
         QString message;
-        bool passedJoin = false;
-        auto body = [&]() -> QAyo::Task<> {
-            try {
-                co_await scope;
-                passedJoin = true;
-            } catch (const QAyo::TimeoutError &e) {
-                message = e.message();
-            }
-        };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
-        QVERIFY(!passedJoin);
+        try {
+            QAyo::Test::join(scope);
+        } catch (const QAyo::TimeoutError &e) {
+            message = e.message();
+        }
         QVERIFY2(message.contains(QLatin1String("strict")), qPrintable(message));
+        QCOMPARE(clock->elapsed(), Duration(30ms));
         QVERIFY(cancelled);
         QVERIFY(scope.isTimedOut());
         QCOMPARE(timedOut.count(), 1);
@@ -100,21 +94,15 @@ private Q_SLOTS:
     void scopeFinishedBeforeItsDeadlineNeverTimesOut()
     {
         QFETCH(bool, timeoutThrows);
+        const auto clock = installVirtualClock();
         QAyo::Scope scope({.timeout = 150ms, .timeoutThrows = timeoutThrows});
         QSignalSpy timedOut(&scope, &QAyo::Scope::timedOut);
         QSignalSpy cancelling(&scope, &QAyo::Scope::cancelling);
         auto h = scope.asap(valueAfter(2ms, 4));
-        bool joinThrew = false;
-        auto body = [&]() -> QAyo::Task<> {
-            try {
-                co_await scope;
-            } catch (...) {
-                joinThrew = true;
-            }
-        };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
-        QVERIFY(!joinThrew);
-        QVERIFY(!timedOut.wait(300)); // well past the deadline: still no timeout
+        QAYO_TEST_JOIN(scope);
+        QCOMPARE(clock->elapsed(), Duration(2ms));
+        clock->advance(1h); // well past the deadline: still no timeout
+        QCOMPARE(timedOut.count(), 0);
         QVERIFY(!scope.isTimedOut());
         QVERIFY(!scope.isCancelled());
         QCOMPARE(cancelling.count(), 0);
@@ -125,48 +113,55 @@ private Q_SLOTS:
     {
         // Not joined, but all its work has ended before the deadline: "timedOut: true once the
         // timeout fired while work was still running" (scope.h) - here none was.
+        const auto clock = installVirtualClock();
         QAyo::Scope scope({.timeout = 150ms});
         QSignalSpy timedOut(&scope, &QAyo::Scope::timedOut);
         auto h = scope.asap(valueAfter(1ms, 1));
         QVERIFY(spinUntil([&] { return !scope.isActive(); }));
-        QVERIFY(!timedOut.wait(300));
+        clock->advance(1h);
+        QCOMPARE(timedOut.count(), 0);
         QVERIFY(!scope.isTimedOut());
         QCOMPARE(h.result(), 1);
     }
 
     void timeoutCountsFromTheFirstSpawnNotFromConstruction()
     {
+        const auto clock = installVirtualClock();
         QAyo::Scope scope({.timeout = 150ms});
         QSignalSpy timedOut(&scope, &QAyo::Scope::timedOut);
-        spinFor(200ms); // longer than the timeout, before anything was spawned
+        clock->advance(1h); // longer than the timeout, before anything was spawned
         QVERIFY(!scope.isStarted());
         QCOMPARE(timedOut.count(), 0);
         auto h = scope.asap(valueAfter(5ms, 9));
-        auto body = [&]() -> QAyo::Task<> { co_await scope; };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_JOIN(scope);
         QVERIFY(!scope.isTimedOut());
         QCOMPARE(h.result(), 9);
     }
 
     void blockFormReportsTimedOut()
     {
+        const auto clock = installVirtualClock();
         bool cancelled = false;
         bool passedSleep = false;
         QAyo::ScopeOutcome slow;
         QAyo::ScopeOutcome fast;
+        Duration slowEndedAt{};
         auto body = [&]() -> QAyo::Task<> {
             slow = co_await QAyo::scope({.timeout = 30ms}, [&](QAyo::Scope &s) -> QAyo::Task<> {
                 s.asap(sleepForever(&cancelled));
                 co_await QAyo::sleep(1h); // the body itself is inside the timeout
                 passedSleep = true;
             });
+            slowEndedAt = clock->elapsed();
             fast = co_await QAyo::scope({.timeout = 1s}, [](QAyo::Scope &s) { s << valueAfter(1ms, 2); });
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
+        QCOMPARE(slowEndedAt, Duration(30ms));
         QVERIFY(slow.timedOut);
         QVERIFY(slow.cancelled);
         QVERIFY(cancelled);
         QVERIFY(!passedSleep);
+        QCOMPARE(clock->elapsed(), Duration(31ms));
         QVERIFY(!fast.timedOut);
         QVERIFY(!fast.cancelled);
         QCOMPARE(fast.results, QVariantList{2});
@@ -174,34 +169,31 @@ private Q_SLOTS:
 
     void blockFormWithTimeoutThrowsThrowsTimeoutError()
     {
-        bool caught = false;
+        const auto clock = installVirtualClock();
         bool passed = false;
         auto body = [&]() -> QAyo::Task<> {
-            try {
-                co_await QAyo::scope({.timeout = 20ms, .timeoutThrows = true},
-                                     [](QAyo::Scope &s) { s << [] { return QAyo::sleep(1h); }; });
-                passed = true;
-            } catch (const QAyo::TimeoutError &) {
-                caught = true;
-            }
+            co_await QAyo::scope({.timeout = 20ms, .timeoutThrows = true},
+                                 [](QAyo::Scope &s) { s << [] { return QAyo::sleep(1h); }; });
+            passed = true;
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
-        QVERIFY(caught);
+        QVERIFY_THROWS_EXCEPTION(QAyo::TimeoutError, QAyo::Test::run(body()));
+        QCOMPARE(clock->elapsed(), Duration(20ms)); // not run()'s own deadline
         QVERIFY(!passed);
     }
 
     void innerTimeoutDoesNotAffectOuterScope()
     {
+        const auto clock = installVirtualClock();
         bool innerCancelled = false;
         bool passedInner = false;
-        bool outerSiblingDone = false;
+        Duration outerSiblingDoneAt{};
         QAyo::ScopeOutcome inner;
         QAyo::ScopeOutcome outer;
         auto body = [&]() -> QAyo::Task<> {
             outer = co_await QAyo::scope({.timeout = 2s}, [&](QAyo::Scope &o) -> QAyo::Task<> {
-                o.asap([&outerSiblingDone]() -> QAyo::Task<> {
+                o.asap([&]() -> QAyo::Task<> {
                     co_await QAyo::sleep(60ms); // outlives the inner timeout
-                    outerSiblingDone = true;
+                    outerSiblingDoneAt = clock->elapsed();
                 });
                 inner = co_await QAyo::scope({.timeout = 20ms}, [&](QAyo::Scope &i) {
                     i.asap(sleepForever(&innerCancelled));
@@ -209,17 +201,18 @@ private Q_SLOTS:
                 passedInner = true;
             });
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QVERIFY(inner.timedOut);
         QVERIFY(innerCancelled);
         QVERIFY(passedInner); // move_on_after: the outer body goes on
-        QVERIFY(outerSiblingDone);
+        QCOMPARE(outerSiblingDoneAt, Duration(60ms));
         QVERIFY(!outer.timedOut);
         QVERIFY(!outer.cancelled);
     }
 
     void outerTimeoutCancelsInnerScope()
     {
+        const auto clock = installVirtualClock();
         bool innerCancelled = false;
         bool innerAwaitThrewCancelled = false;
         QAyo::ScopeOutcome outer;
@@ -235,7 +228,8 @@ private Q_SLOTS:
                 }
             });
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
+        QCOMPARE(clock->elapsed(), Duration(20ms));
         QVERIFY(outer.timedOut);
         QVERIFY(innerCancelled);
         QVERIFY(innerAwaitThrewCancelled);
@@ -251,6 +245,7 @@ private Q_SLOTS:
     void zeroTimeout()
     {
         QFETCH(bool, withWork);
+        const auto clock = installVirtualClock();
         bool cancelled = false;
         bool sleeperCompleted = false;
         QAyo::ScopeOutcome outcome;
@@ -264,20 +259,37 @@ private Q_SLOTS:
                 }
             });
         };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_RUN(body());
         QCOMPARE(outcome.timedOut, withWork);
         QVERIFY(!sleeperCompleted);
+        QCOMPARE(clock->elapsed(), Duration::zero());
     }
 
     void zeroTimeoutOnAScopeObject()
     {
+        const auto clock = installVirtualClock();
         QAyo::Scope scope({.timeout = 0ms});
         bool cancelled = false;
         auto h = scope.asap(sleepForever(&cancelled));
-        auto body = [&]() -> QAyo::Task<> { co_await scope; };
-        QVERIFY_THROWS_NO_EXCEPTION(QAyo::Test::run(body(), 3s));
+        QAYO_TEST_JOIN(scope);
         QVERIFY(scope.isTimedOut());
         QVERIFY(h.isCancelled());
+        QCOMPARE(clock->elapsed(), Duration::zero());
+    }
+
+    // --- the real clock ----------------------------------------------------------------------
+
+    void timeoutFiresOnTheRealClock()
+    {
+        QAyo::Scope scope({.timeout = 20ms, .timeoutThrows = true, .name = QStringLiteral("real")});
+        bool cancelled = false;
+        scope.asap(sleepForever(&cancelled));
+        QElapsedTimer elapsed;
+        elapsed.start();
+        QVERIFY_THROWS_EXCEPTION(QAyo::TimeoutError, QAyo::Test::join(scope, 5s));
+        QVERIFY2(elapsed.elapsed() < 4000, qPrintable(QString::number(elapsed.elapsed()))); // not run's deadline
+        QVERIFY(cancelled);
+        QVERIFY(scope.isTimedOut());
     }
 };
 

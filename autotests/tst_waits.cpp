@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The cancellation toolkit: shield, cancellable, withTimeout/withTimeoutOr and QAyo::signal.
+//
+// QAyo's own timeouts and sleeps run on a virtual clock (exact, no real waiting); the signals
+// are emitted by real QTimers.
+#include "helpers.h"
+
 #include <QAyo/QAyo>
 #include <QAyo/Test>
 
@@ -10,6 +15,7 @@
 #include <qcoro/qcorotimer.h>
 
 using namespace std::chrono_literals;
+using namespace TestHelpers;
 
 namespace {
 class Emitter : public QObject
@@ -17,18 +23,11 @@ class Emitter : public QObject
     Q_OBJECT
 public:
     using QObject::QObject;
-    //! How many connections \a signal has (QObject::receivers is protected).
-    int receiverCount(const char *signal) const { return receivers(signal); }
 Q_SIGNALS:
     void nothing();
     void one(int value);
     void two(int value, const QString &text);
 };
-
-int receiversOf(const Emitter *object, const char *signal)
-{
-    return object->receiverCount(signal);
-}
 } // namespace
 
 class WaitsTest : public QObject
@@ -36,6 +35,8 @@ class WaitsTest : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void cleanup() { QAYO_VERIFY_NO_TASKS_LEFT(); }
+
     void signalReturnsArguments()
     {
         Emitter emitter;
@@ -74,11 +75,12 @@ private Q_SLOTS:
                 throw;
             }
         });
-        QTRY_COMPARE(scope.runningCount(), 1);
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
         QCOMPARE(receiversOf(&emitter, SIGNAL(one(int))), 1);
         QCOMPARE(receiversOf(&emitter, SIGNAL(destroyed(QObject *))), 1);
         scope.cancel();
-        QTRY_VERIFY(cancelled);
+        QAYO_TEST_JOIN(scope);
+        QVERIFY(cancelled);
         QCOMPARE(receiversOf(&emitter, SIGNAL(one(int))), 0);
         QCOMPARE(receiversOf(&emitter, SIGNAL(destroyed(QObject *))), 0);
     }
@@ -95,18 +97,20 @@ private Q_SLOTS:
                 message = e.message();
             }
         };
-        QAyo::Test::run(body());
+        QAYO_TEST_RUN(body());
         QVERIFY(message.contains(QStringLiteral("destroyed")));
     }
 
     void signalWithTimeout()
     {
+        const auto clock = installVirtualClock();
         Emitter emitter;
         auto body = [&]() -> QAyo::Task<bool> {
             auto value = co_await QAyo::signal(&emitter, &Emitter::one, 5ms);
             co_return value.has_value();
         };
         QCOMPARE(QAyo::Test::run(body()), false);
+        QCOMPARE(clock->elapsed(), QAyo::Clock::Duration(5ms));
         QCOMPARE(receiversOf(&emitter, SIGNAL(one(int))), 0);
         QCOMPARE(QAyo::Clock::pendingDeadlines(), 0);
     }
@@ -122,7 +126,7 @@ private Q_SLOTS:
             co_await QAyo::signal(&watched, &QAyo::Scope::activeChanged);
             seen = true;
         };
-        QAyo::Test::run(body(), 5s);
+        QAYO_TEST_RUN(body());
         QVERIFY(seen);
         QVERIFY(!watched.isActive());
     }
@@ -135,6 +139,7 @@ private Q_SLOTS:
 
     void shieldRunsToItsEndThenDeliversCancel()
     {
+        const auto clock = installVirtualClock(QAyo::Test::VirtualClock::Mode::Manual);
         QAyo::Scope scope;
         QStringList log;
         scope.asap([&]() -> QAyo::Task<> {
@@ -153,14 +158,18 @@ private Q_SLOTS:
                 log << QStringLiteral("not reached");
             }
         });
-        QTRY_COMPARE(scope.runningCount(), 1);
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
         scope.cancel();
-        QTRY_COMPARE(scope.runningCount(), 0);
+        clock->advance(4ms);
+        QVERIFY(log.isEmpty()); // the shielded sleep is still on
+        clock->advance(1ms);
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(log, QStringList{QStringLiteral("cleanup done")});
     }
 
     void shieldDeliversCancelRightAfter()
     {
+        const auto clock = installVirtualClock(QAyo::Test::VirtualClock::Mode::Manual);
         QAyo::Scope scope;
         QStringList log;
         scope.asap([&]() -> QAyo::Task<> {
@@ -171,14 +180,16 @@ private Q_SLOTS:
             co_await QAyo::shield(inner());
             log << QStringLiteral("after shield");
         });
-        QTRY_COMPARE(scope.runningCount(), 1);
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
         scope.cancel();
-        QTRY_COMPARE(scope.runningCount(), 0);
+        clock->advance(20ms);
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(log, QStringList{QStringLiteral("inner done")});
     }
 
     void withTimeoutReturnsValueOrThrows()
     {
+        const auto clock = installVirtualClock();
         auto quick = []() -> QAyo::Task<int> {
             co_await QAyo::sleep(1ms);
             co_return 5;
@@ -196,11 +207,13 @@ private Q_SLOTS:
             }
             co_return a;
         };
-        QCOMPARE(QAyo::Test::run(body(), 5s), 105);
+        QCOMPARE(QAyo::Test::run(body()), 105);
+        QCOMPARE(clock->elapsed(), QAyo::Clock::Duration(11ms)); // 1 ms, then the 10 ms timeout
     }
 
     void withTimeoutOrGivesEmptyOptional()
     {
+        const auto clock = installVirtualClock();
         auto slow = []() -> QAyo::Task<int> {
             co_await QAyo::sleep(1h);
             co_return 6;
@@ -210,11 +223,13 @@ private Q_SLOTS:
             auto present = co_await QAyo::withTimeoutOr(1s, QAyo::sleep(1ms));
             co_return (missing ? 1 : 0) + (present ? 10 : 0);
         };
-        QCOMPARE(QAyo::Test::run(body(), 5s), 10);
+        QCOMPARE(QAyo::Test::run(body()), 10);
+        QCOMPARE(clock->elapsed(), QAyo::Clock::Duration(11ms)); // the 10 ms timeout, then 1 ms
     }
 
     void nestedWithTimeout()
     {
+        const auto clock = installVirtualClock();
         auto body = []() -> QAyo::Task<QString> {
             try {
                 co_await QAyo::withTimeout(1s, QAyo::withTimeout(10ms, QAyo::sleep(1h)));
@@ -223,7 +238,8 @@ private Q_SLOTS:
             }
             co_return QString();
         };
-        QVERIFY(QAyo::Test::run(body(), 5s).contains(QStringLiteral("10 ms")));
+        QVERIFY(QAyo::Test::run(body()).contains(QStringLiteral("10 ms")));
+        QCOMPARE(clock->elapsed(), QAyo::Clock::Duration(10ms));
     }
 
     void cancellableRunsOnCancelThenDelivers()
@@ -245,9 +261,10 @@ private Q_SLOTS:
                 throw;
             }
         });
-        QTRY_COMPARE(scope.runningCount(), 1);
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
         scope.cancel();
-        QTRY_VERIFY(cancelled);
+        QAYO_TEST_JOIN(scope);
+        QVERIFY(cancelled);
         QVERIFY(onCancelRan);
     }
 
@@ -265,9 +282,9 @@ private Q_SLOTS:
                 }
             }
         });
-        QTRY_COMPARE(scope.runningCount(), 1);
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
         scope.cancel();
-        QTRY_COMPARE(scope.runningCount(), 0);
+        QAYO_TEST_JOIN(scope);
         QCOMPARE(swallowed, 3);
     }
 };

@@ -29,9 +29,42 @@ bool spinUntil(const std::function<bool()> &done, std::chrono::milliseconds dead
     return true;
 }
 
+void finishOrThrow(Scope &runner, const std::function<bool()> &finished,
+                   std::chrono::milliseconds deadline, const QString &what)
+{
+    if (!spinUntil(finished, deadline)) {
+        runner.cancel();
+        spinUntil(finished, std::chrono::milliseconds(1000));
+        throw TimeoutError(QStringLiteral("%1 did not finish within %2 ms").arg(what).arg(deadline.count()));
+    }
+    // Let the scope settle (its signals and counters) before it goes out of scope.
+    spinUntil([&] { return !runner.isActive(); }, std::chrono::milliseconds(1000));
+    static_cast<void>(runner.errors()); // observed: the caller rethrows the task's error
+}
+
 } // namespace QAyo::Test::detail
 
+namespace {
+
+//! co_await *scope. A function taking a pointer, not a capturing lambda: its frame owns nothing
+//! temporary.
+QAyo::Task<> joinOf(QAyo::Scope *scope)
+{
+    co_await *scope;
+}
+
+} // namespace
+
 namespace QAyo::Test {
+
+void join(Scope &scope, std::chrono::milliseconds deadline)
+{
+    Scope runner({.name = QStringLiteral("QAyo::Test::join")});
+    Handle<void> handle = runner.asap(joinOf(&scope));
+    detail::finishOrThrow(runner, [&] { return handle.isFinished(); }, deadline,
+                          QStringLiteral("QAyo::Test::join: the join of scope \"%1\"").arg(scope.name()));
+    handle.result();
+}
 
 int waitForNoTasks(std::chrono::milliseconds grace)
 {
