@@ -276,7 +276,8 @@ public:
                   std::forward<F>(f), std::forward<Args>(args)...);
     }
 
-    //! \copydoc at(const QDateTime &, F &&, Args &&...)
+    //! Calls f(args...) once at the wall-clock time \a when, a system_clock time point (as soon
+    //! as possible if it has passed); see the QDateTime overload.
     template<typename F, typename... Args>
         requires std::invocable<std::decay_t<F> &, std::decay_t<Args> &...>
     Scheduled at(std::chrono::system_clock::time_point when, F &&f, Args &&...args)
@@ -358,23 +359,34 @@ public:
     //! The messages of errors().
     QStringList errorMessages() const;
 
+    //! The scope's name (ScopeOptions::name).
     QString name() const;
+    //! Renames the scope (for logs, errors and tree dumps).
     void setName(const QString &name);
+    //! How many tasks may run at once; 0 means unlimited.
     int maxConcurrency() const;
     //! Throws InvalidArgument if \a limit is negative.
     void setMaxConcurrency(int limit);
     //! The timeout from the options (if any).
     std::optional<std::chrono::milliseconds> timeout() const;
+    //! True if a timeout makes the join throw TimeoutError (ScopeOptions::timeoutThrows).
     bool timeoutThrows() const;
+    //! True in supervisor mode (ScopeOptions::supervise).
     bool isSupervising() const;
 
+    //! Tasks started and not yet ended.
     int runningCount() const;
+    //! Tasks spawned and not yet started.
     int pendingCount() const;
+    //! True while any work holds the scope open (running or pending tasks).
     bool isActive() const;
     //! True once the scope has started (first spawn or join); its timeout counts from then.
     bool isStarted() const;
+    //! True once the scope was cancelled (cancel(), timeout, error or parent).
     bool isCancelled() const;
+    //! True once the timeout fired while work was still running.
     bool isTimedOut() const;
+    //! True once the scope was joined and all its work ended.
     bool isFinished() const;
 
     //! The scope this one is nested in (directly or through a task), or nullptr.
@@ -406,12 +418,19 @@ Q_SIGNALS:
     //! The scope was joined and all its work has ended.
     void finished();
 
+    //! The name changed.
     void nameChanged();
+    //! maxConcurrency changed.
     void maxConcurrencyChanged();
+    //! runningCount() changed.
     void runningChanged();
+    //! pendingCount() changed.
     void pendingChanged();
+    //! isActive() changed.
     void activeChanged();
+    //! isCancelled() changed (it becomes true once).
     void cancelledChanged();
+    //! isTimedOut() changed (it becomes true once).
     void timedOutChanged();
 
 protected:
@@ -547,7 +566,8 @@ auto asideIn(QThreadPool *pool, F &&f, Args &&...args)
         pool, std::forward<F>(f), {std::forward<Args>(args)...}};
 }
 
-//! \copydoc asideIn(QThreadPool *, F &&, Args &&...)
+//! `co_await QAyo::asideIn("executor", f, args...)`: aside() on the named executor; throws
+//! InvalidArgument naming it if there is none.
 template<typename F, typename... Args>
 auto asideIn(const QString &executor, F &&f, Args &&...args)
 {

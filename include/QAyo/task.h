@@ -211,6 +211,7 @@ class [[nodiscard]] Task
     static_assert(!std::is_reference_v<T>, "QAyo::Task<T&> is not supported: return a value");
 
 public:
+    //! The coroutine promise (C++ looks it up; not for direct use).
     using promise_type = detail::TaskPromise<T>;
     //! The type the task produces.
     using value_type = T;
@@ -243,7 +244,7 @@ public:
 
     //! Awaiting from QCoro::Task or any other coroutine: runs the task inline, without a scope.
     auto operator co_await() && noexcept { return detail::InlineTaskAwaiter<T>(m_handle, nullptr); }
-    //! \copydoc operator co_await() &&
+    //! Awaiting a Task lvalue: the same as awaiting it as an rvalue (runs inline, without a scope).
     auto operator co_await() & noexcept { return detail::InlineTaskAwaiter<T>(m_handle, nullptr); }
 
     //! Gives up ownership of the coroutine (internal: used by scopes to adopt the frame).
