@@ -23,6 +23,14 @@ using namespace std::chrono_literals;
 namespace {
 QTextStream out(stdout);
 
+//! Something with a signal of its own.
+class Thermometer : public QObject
+{
+    Q_OBJECT
+Q_SIGNALS:
+    void measured(double celsius);
+};
+
 void say(const QString &line)
 {
     out << line << "\n";
@@ -53,9 +61,10 @@ QAyo::Task<> qtThingsInAQAyoTask()
     co_await &timer; // QCoro's QTimer awaiter
     say(QStringLiteral("1. a QTimer fired"));
 
-    timer.start(10ms);
-    co_await qCoro(&timer, &QTimer::timeout); // any signal, through QCoro
-    say(QStringLiteral("   a signal arrived through qCoro()"));
+    Thermometer thermometer;
+    QTimer::singleShot(10ms, &thermometer, [&thermometer] { Q_EMIT thermometer.measured(21.5); });
+    const double celsius = co_await qCoro(&thermometer, &Thermometer::measured); // any signal
+    say(QStringLiteral("   a signal arrived through qCoro(): %1 degrees").arg(celsius));
 
     const int sum = co_await QtConcurrent::run([] { return 20 + 22; }); // a QFuture
     say(QStringLiteral("   a QFuture from QtConcurrent::run gave %1").arg(sum));
@@ -76,7 +85,7 @@ QAyo::Task<> waitAnHour(QTimer *timer)
 {
     timer->setSingleShot(true);
     timer->start(1h);
-    co_await QAyo::cancellable(qCoro(timer, &QTimer::timeout), [timer] { timer->start(0ms); });
+    co_await QAyo::cancellable(timer, [timer] { timer->start(0ms); }); // QCoro's QTimer awaiter
 }
 } // namespace
 
@@ -92,7 +101,7 @@ int main(int argc, char **argv)
             run.asap(qcoroAnswer(100ms)); // runs already; cannot be interrupted
         });
         say(QStringLiteral("3. an adopted QCoro::Task: the 20 ms timeout %1, the scope still waited "
-                           "for it (%2 ms, at least 100)")
+                           "for it (%2 ms, its timer takes about 100)")
                 .arg(adopted.timedOut ? QStringLiteral("fired") : QStringLiteral("did not fire"))
                 .arg(clock.elapsed()));
 
@@ -107,3 +116,5 @@ int main(int argc, char **argv)
                 .arg(clock.elapsed()));
     });
 }
+
+#include "main.moc"
