@@ -18,10 +18,16 @@ class TestBackend : public QObject
     Q_PROPERTY(int running READ running NOTIFY runningChanged)
     //! Backend tasks that returned a value.
     Q_PROPERTY(int finished READ finished NOTIFY runningChanged)
+    //! Calls of countThen() (from a then() function in QML).
+    Q_PROPERTY(int thenCalls READ thenCalls NOTIFY runningChanged)
 
 public:
     int running() const { return m_running; }
     int finished() const { return m_finished; }
+    int thenCalls() const { return m_thenCalls; }
+
+    //! Counts a then() call; QML calls it from the function it gives to then().
+    Q_INVOKABLE void countThen() { ++m_thenCalls; }
 
     //! Returns \a value after \a ms milliseconds of QAyo::sleep.
     Q_INVOKABLE QCoro::QmlTask echo(const QVariant &value, int ms, QAyo::Scope *scope)
@@ -85,4 +91,5 @@ private:
 
     int m_running = 0;
     int m_finished = 0;
+    int m_thenCalls = 0;
 };
