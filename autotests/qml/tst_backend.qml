@@ -68,7 +68,7 @@ TestCase {
         const scope = makeScope({ maxConcurrency: 2 })
         const results = []
         for (let i = 0; i < 5; ++i)
-            Backend.echo(i, 20, scope).then(r => results.push(r))
+            Backend.echo(i, 300, scope).then(r => results.push(r)) // long enough to watch
         compare(scope.pending, 5)
         tryCompare(Backend, "running", 2)
         compare(scope.pending, 3)
@@ -180,7 +180,7 @@ TestCase {
         const b = makeScope()
         let fromB
         Backend.echo("a", 60000, a)
-        Backend.echo("b", 20, b).then(r => { fromB = r })
+        Backend.echo("b", 300, b).then(r => { fromB = r })
         tryCompare(Backend, "running", 2)
         a.cancel()
         tryVerify(() => fromB === "b")

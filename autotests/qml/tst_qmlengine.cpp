@@ -65,7 +65,7 @@ private Q_SLOTS:
     void backendResultAfterTheEngineIsGone()
     {
         auto engine = makeEngine();
-        auto scope = makeScope(*engine, "Component.onCompleted: Backend.echo('late', 100, this).then(r => Backend.countThen())");
+        auto scope = makeScope(*engine, "Component.onCompleted: Backend.echo('late', 300, this).then(r => Backend.countThen())");
         QVERIFY(scope);
         QTRY_COMPARE(m_backend.running(), 1);
         const int finishedBefore = m_backend.finished();
