@@ -312,6 +312,49 @@ TestCase {
         compare(scope.active, false, "nothing was spawned")
     }
 
+    function test_joinClosesTheScope() {
+        const scope = makeScope()
+        const finished = spy(scope, "finished")
+        let resolvePromise
+        let joined = false
+        scope.asap(() => new Promise(resolve => { resolvePromise = resolve }))
+        scope.join().then(() => { joined = true })
+        tryVerify(() => resolvePromise !== undefined)
+        compare(joined, false)
+        resolvePromise("last")
+        tryVerify(() => joined)
+        compare(finished.count, 1)
+        compare(scope.results, ["last"])
+        let message = "no exception"
+        try {
+            scope.asap(() => {})
+        } catch (e) {
+            message = String(e)
+        }
+        verify(/Error: asap: scope \(unnamed\) has finished \(it was joined\)/.test(message), message)
+    }
+
+    function test_joinOfAFailedScopeNeverCallsThen() {
+        const scope = makeScope({ name: "failing" })
+        const failed = spy(scope, "taskFailed")
+        const finished = spy(scope, "finished")
+        let joined = false
+        scope.asap(() => { throw new Error("bad") })
+        scope.join().then(() => { joined = true })
+        tryCompare(finished, "count", 1)
+        compare(failed.count, 1)
+        drain()
+        compare(joined, false)
+    }
+
+    // Lets every wake-up queued so far run: a callback asap'd now runs after them (FIFO).
+    function drain() {
+        const marker = makeScope()
+        let ran = false
+        marker.asap(() => { ran = true })
+        tryVerify(() => ran)
+    }
+
     function test_timeoutCancelsAndReportsTimedOut() {
         const scope = makeScope({ timeout: 30 })
         const timedOutSpy = spy(scope, "timedOutChanged")

@@ -104,6 +104,22 @@ QmlScheduled *QmlScope::at(const QDateTime &when, const QJSValue &callback)
     return schedule("at", callback, [&](auto call) { return Scope::at(when, std::move(call)); });
 }
 
+namespace {
+QCoro::Task<QVariant> joinForQml(QmlScope *scope, QPointer<QJSEngine> engine)
+{
+    // A destroyed scope wakes the join with ScopeClosedError: the frame never touches it again.
+    co_await scope->Scope::join();
+    if (!engine)
+        throw InvalidStateError(QStringLiteral("Scope.join: the QML engine is gone"));
+    co_return QVariant();
+}
+} // namespace
+
+QCoro::QmlTask QmlScope::join()
+{
+    return QCoro::QmlTask(joinForQml(this, QPointer<QJSEngine>(qjsEngine(this))));
+}
+
 int QmlScope::timeoutMs() const
 {
     const auto value = timeout();

@@ -3,6 +3,8 @@
 
 #include <QAyo/scope.h>
 
+#include <QCoro/QCoroQmlTask>
+
 #include <QDateTime>
 #include <QJSValue>
 #include <QtQml/qqmlregistration.h>
@@ -49,6 +51,10 @@ public:
     Q_INVOKABLE QAyo::Qml::detail::QmlScheduled *every(int ms, const QJSValue &callback);
     //! Calls \a callback once at the wall-clock time \a when (a JavaScript Date).
     Q_INVOKABLE QAyo::Qml::detail::QmlScheduled *at(const QDateTime &when, const QJSValue &callback);
+    //! Closes the scope once every task has ended (then finished() is emitted, and spawning
+    //! is an error); the returned thenable calls its function then, unless the scope failed
+    //! (or timed out with timeoutThrows) or was destroyed first.
+    Q_INVOKABLE QCoro::QmlTask join();
 
     int timeoutMs() const;
     void setTimeoutMs(int ms);
