@@ -53,10 +53,12 @@ private Q_SLOTS:
     void signalSingleAndVoid()
     {
         Emitter emitter;
-        QTimer::singleShot(1ms, &emitter, [&] { Q_EMIT emitter.nothing(); });
-        QTimer::singleShot(2ms, &emitter, [&] { Q_EMIT emitter.one(3); });
+        // Each emission is armed by the task just before it waits, so a slow start (a loaded
+        // machine, a sanitizer build) cannot make the task miss it.
         auto body = [&]() -> QAyo::Task<int> {
+            QTimer::singleShot(1ms, &emitter, [&] { Q_EMIT emitter.nothing(); });
             co_await QAyo::signal(&emitter, &Emitter::nothing);
+            QTimer::singleShot(1ms, &emitter, [&] { Q_EMIT emitter.one(3); });
             co_return co_await QAyo::signal(&emitter, &Emitter::one);
         };
         QCOMPARE(QAyo::Test::run(body()), 3);

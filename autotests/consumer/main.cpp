@@ -4,6 +4,9 @@
 #ifdef CONSUMER_HAS_NETWORK
 #include <QAyo/Network>
 #endif
+#ifdef CONSUMER_HAS_QML
+#include <QAyo/Qml>
+#endif
 
 #include <cstdio>
 

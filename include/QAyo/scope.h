@@ -373,6 +373,13 @@ public:
     bool timeoutThrows() const;
     //! True in supervisor mode (ScopeOptions::supervise).
     bool isSupervising() const;
+    //! Sets the timeout (std::nullopt: none); for setters that run after construction, as
+    //! QML's do. Throws InvalidArgument if negative, InvalidStateError once the scope started.
+    void setTimeout(std::optional<std::chrono::milliseconds> timeout);
+    //! Sets timeoutThrows; read when the scope finishes, so it may change until then.
+    void setTimeoutThrows(bool throws);
+    //! Sets supervise mode; applies to the task failures that come afterwards.
+    void setSupervising(bool supervise);
 
     //! Tasks started and not yet ended.
     int runningCount() const;

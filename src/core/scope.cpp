@@ -881,6 +881,28 @@ bool Scope::isSupervising() const
     return d->options.supervise;
 }
 
+void Scope::setTimeout(std::optional<std::chrono::milliseconds> timeout)
+{
+    if (timeout && timeout->count() < 0)
+        throw InvalidArgument(QStringLiteral("timeout must not be negative, got %1 ms").arg(timeout->count()));
+    if (d->options.timeout == timeout)
+        return;
+    if (d->m_started)
+        throw InvalidStateError(QStringLiteral("setTimeout: scope %1 has started; its timeout is armed already")
+                                    .arg(scopeLabel(d.get())));
+    d->options.timeout = timeout;
+}
+
+void Scope::setTimeoutThrows(bool throws)
+{
+    d->options.timeoutThrows = throws;
+}
+
+void Scope::setSupervising(bool supervise)
+{
+    d->options.supervise = supervise;
+}
+
 int Scope::runningCount() const
 {
     return d->m_running;
