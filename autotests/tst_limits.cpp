@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <optional>
+#include <thread>
 #include <stdexcept>
 #include <tuple>
 #include <variant>
@@ -143,6 +144,22 @@ private Q_SLOTS:
         QCOMPARE(limiter.available(), 3);
         QCOMPARE(limiter.property("available").toInt(), 3);
         QCOMPARE(limiter.property("waiting").toInt(), 0);
+    }
+
+    void waitersOutliveTheLimiterObject()
+    {
+        auto limiter = std::make_unique<QAyo::Limiter>(1);
+        QAyo::LimiterToken held = limiter->tryAcquire();
+        bool granted = false;
+        QAyo::Scope scope;
+        scope.asap([&, l = limiter.get()]() -> QAyo::Task<> {
+            QAyo::LimiterToken token = co_await l->acquire();
+            granted = true;
+        });
+        QTRY_COMPARE(limiter->waitingCount(), 1);
+        limiter.reset(); // the shared state lives on with the token and the waiter
+        held.release();
+        QTRY_VERIFY(granted);
     }
 
     // --- limiters and scopes ---------------------------------------------------------------
@@ -614,6 +631,22 @@ private Q_SLOTS:
         QAYO_TEST_RUN(join());
         QVERIFY_THROWS_EXCEPTION(QAyo::ScopeClosedError,
                                  static_cast<void>(scope.start([](QAyo::Started<>) {})));
+    }
+
+    void startFromAnotherThreadIsRejected()
+    {
+        QAyo::Scope scope;
+        QString error;
+        std::thread other([&] {
+            try {
+                static_cast<void>(scope.start([](QAyo::Started<>) {}));
+            } catch (const QAyo::InvalidStateError &e) {
+                error = e.message();
+            }
+        });
+        other.join();
+        QVERIFY2(error.contains(QStringLiteral("thread")), qPrintable(error));
+        QVERIFY(!scope.isActive());
     }
 
     // --- gather ----------------------------------------------------------------------------
