@@ -27,21 +27,7 @@ using namespace TestHelpers;
 
 namespace {
 
-//! How many run at once now and the most that ever did (any thread).
-struct Concurrency
-{
-    std::atomic<int> now{0};
-    std::atomic<int> peak{0};
-
-    void enter()
-    {
-        const int n = ++now;
-        int seen = peak.load();
-        while (n > seen && !peak.compare_exchange_weak(seen, n)) {
-        }
-    }
-    void leave() { --now; }
-};
+using Concurrency = PeakCounter;
 
 QAyo::Task<> busy(Concurrency *concurrency, std::chrono::milliseconds duration)
 {
