@@ -398,6 +398,30 @@ private Q_SLOTS:
         QCOMPARE(limiter.borrowed(), 0);
     }
 
+    void awaitedAsideDrawsFromALimiter()
+    {
+        QAyo::Limiter limiter(1);
+        Concurrency concurrency;
+        auto job = [&](int value) {
+            concurrency.enter();
+            QThread::msleep(5);
+            concurrency.leave();
+            return value * 2;
+        };
+        int sum = 0;
+        auto body = [&]() -> QAyo::Task<> {
+            QAyo::Scope scope;
+            for (int i = 1; i <= 3; ++i)
+                scope.asap([&, i]() -> QAyo::Task<> { sum += co_await QAyo::aside(&limiter, job, i); });
+            co_await scope;
+        };
+        QAYO_TEST_RUN(body());
+        QCOMPARE(sum, 12);
+        QCOMPARE(concurrency.peak.load(), 1);
+        QAyo::Limiter *none = nullptr;
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidArgument, QAyo::aside(none, job, 1));
+    }
+
     void tokensWorkAcrossThreads()
     {
         // Each task acquires on the main thread and hands the token to its aside function,

@@ -611,6 +611,7 @@ struct AsideRequest
     QThreadPool *pool;
     F f;
     ArgTuple args;
+    Limiter *limiter = nullptr; // draws from it when set (see Scope::aside(Limiter *, ...))
 
     template<typename Promise>
     auto qayoAwait(Promise &promise) &&
@@ -619,7 +620,11 @@ struct AsideRequest
         if (!scope)
             throw InvalidStateError(QStringLiteral("QAyo::aside: only inside a task of a scope"));
         auto handle = std::apply(
-            [&](auto &...a) { return scope->asideIn(pool, std::move(f), std::move(a)...); }, args);
+            [&](auto &...a) {
+                return limiter ? scope->asideIn(pool, limiter, std::move(f), std::move(a)...)
+                               : scope->asideIn(pool, std::move(f), std::move(a)...);
+            },
+            args);
         return AwareCheckpoint<decltype(handle.operator co_await())>(handle.operator co_await(),
                                                                      promise.m_record);
     }
@@ -651,6 +656,18 @@ template<typename F, typename... Args>
 auto asideIn(const QString &executor, F &&f, Args &&...args)
 {
     return asideIn(Executors::get(executor), std::forward<F>(f), std::forward<Args>(args)...);
+}
+
+//! `co_await QAyo::aside(limiter, f, args...)`: aside() drawing from \a limiter (see
+//! Scope::aside(Limiter *, F &&, Args &&...)). Throws InvalidArgument if \a limiter is null.
+template<typename F, typename... Args>
+    requires detail::AsideCallable<std::decay_t<F>, std::decay_t<Args>...>
+auto aside(Limiter *limiter, F &&f, Args &&...args)
+{
+    if (!limiter)
+        throw InvalidArgument(QStringLiteral("aside: the limiter is null"));
+    return detail::AsideRequest<std::decay_t<F>, std::tuple<std::decay_t<Args>...>>{
+        QThreadPool::globalInstance(), std::forward<F>(f), {std::forward<Args>(args)...}, limiter};
 }
 
 //! The block form with default options.
