@@ -126,6 +126,33 @@ QAyo::Task<Nanoseconds> limit10(int n)
     co_return elapsed;
 }
 
+//! limit10 with a shared QAyo::Limiter of 10 as the scope's limiter instead of maxConcurrency:
+//! every task waits for its slot as a ticket and gives it back when it ends.
+QAyo::Task<Nanoseconds> limiter10(int n)
+{
+    int done = 0;
+    int live = 0;
+    int peak = 0;
+    auto job = [&done, &live, &peak]() -> QAyo::Task<> {
+        peak = std::max(peak, ++live);
+        co_await QAyo::checkpoint();
+        --live;
+        ++done;
+    };
+    QAyo::Limiter limiter(10);
+    const auto start = Clock::now();
+    {
+        QAyo::Scope scope({ .limiter = &limiter });
+        for (int i = 0; i < n; ++i)
+            scope.asap(job);
+        co_await scope;
+    }
+    const auto elapsed = Clock::now() - start;
+    Bench::check(done == n && peak == std::min(n, 10) && limiter.borrowed() == 0,
+                 QStringLiteral("limiter10/qayo: %1 of %2 ran, peak %3").arg(done).arg(n).arg(peak));
+    co_return elapsed;
+}
+
 //! N tasks started into QAyo::sleep(1h), then cancelled. Measured: from the first spawn until
 //! the join returns (spawn, start, arm the deadline, cancel, unwind).
 QAyo::Task<Nanoseconds> timersStartCancel(int n)
@@ -232,6 +259,7 @@ std::vector<Measurement> qayoMeasurements()
         { QStringLiteral("cancel_sleeping"), impl,
           [](int n) { return runDriver(cancelSleeping(n)); } },
         { QStringLiteral("limit10"), impl, [](int n) { return runDriver(limit10(n)); } },
+        { QStringLiteral("limiter10"), impl, [](int n) { return runDriver(limiter10(n)); } },
         { QStringLiteral("timers_start_cancel"), impl,
           [](int n) { return runDriver(timersStartCancel(n)); } },
         { QStringLiteral("timers_start_cancel"), QStringLiteral("qayo-after"),
