@@ -90,7 +90,7 @@ public:
     AcquireAwaiter(AcquireAwaiter &&other) noexcept;
     ~AcquireAwaiter();
 
-    bool await_ready() const noexcept { return false; }
+    bool await_ready() noexcept;
     bool await_suspend(std::coroutine_handle<> h);
     LimiterToken await_resume();
     void cancelRequested() noexcept override;

@@ -116,6 +116,19 @@ public:
         changed();
     }
 
+    //! Takes a slot if one is free and nobody waits (FIFO: no overtaking).
+    bool tryTake() noexcept
+    {
+        {
+            std::lock_guard lock(mutex);
+            if (!waiters.empty() || borrowed >= capacity)
+                return false;
+            ++borrowed;
+        }
+        changed();
+        return true;
+    }
+
     //! Makes the Limiter object emit its NOTIFY signals (on its own thread).
     void changed() noexcept;
 
@@ -269,13 +282,19 @@ AcquireAwaiter::~AcquireAwaiter()
         m_state->release();
 }
 
+bool AcquireAwaiter::await_ready() noexcept
+{
+    m_grantedAtOnce = m_state->tryTake(); // the common, uncontended case: no ticket, no suspension
+    return m_grantedAtOnce;
+}
+
 bool AcquireAwaiter::await_suspend(std::coroutine_handle<> h)
 {
     m_waiting = h;
     auto *ticket = new LimiterTicket(m_state);
     ticket->bindHome(this, &AcquireAwaiter::granted);
     if (enqueueTicket(ticket)) {
-        // A free slot: no suspension (the common, uncontended case).
+        // A slot came free since await_ready(): no suspension.
         ticket->deref();
         m_grantedAtOnce = true;
         return false;
@@ -426,14 +445,7 @@ detail::AcquireAwaiter Limiter::acquire()
 
 LimiterToken Limiter::tryAcquire()
 {
-    {
-        std::lock_guard lock(d->state->mutex);
-        if (!d->state->waiters.empty() || d->state->borrowed >= d->state->capacity)
-            return {};
-        ++d->state->borrowed;
-    }
-    d->state->changed();
-    return LimiterToken(d->state);
+    return d->state->tryTake() ? LimiterToken(d->state) : LimiterToken();
 }
 
 void Limiter::emitChanges()
