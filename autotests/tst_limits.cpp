@@ -422,6 +422,35 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(QAyo::InvalidArgument, QAyo::aside(none, job, 1));
     }
 
+    void scopesOnTwoThreadsShareALimiter()
+    {
+        QAyo::Limiter limiter(2);
+        Concurrency concurrency;
+        QThread worker;
+        worker.start();
+        auto *remote = new QAyo::Scope;
+        remote->moveToThread(&worker);
+        auto body = [&]() -> QAyo::Task<> {
+            QAyo::Scope local({.limiter = &limiter});
+            QList<QAyo::Handle<void>> remoteHandles;
+            for (int i = 0; i < 5; ++i) {
+                remoteHandles.append(remote->asap(&limiter, busy(&concurrency, 5ms))); // posted there
+                local << busy(&concurrency, 5ms);
+            }
+            for (const auto &handle : remoteHandles)
+                co_await handle; // from this thread: a remote wait
+            co_await local;
+        };
+        QAYO_TEST_RUN(body());
+        QMetaObject::invokeMethod(remote, [remote] { delete remote; }, Qt::BlockingQueuedConnection);
+        worker.quit();
+        worker.wait();
+        QVERIFY2(concurrency.peak.load() <= 2, qPrintable(QString::number(concurrency.peak.load())));
+        QCOMPARE(concurrency.now.load(), 0);
+        QCOMPARE(limiter.borrowed(), 0);
+        QCOMPARE(limiter.waitingCount(), 0);
+    }
+
     void tokensWorkAcrossThreads()
     {
         // Each task acquires on the main thread and hands the token to its aside function,
