@@ -461,7 +461,9 @@ private Q_SLOTS:
             QAyo::Scope scope;
             for (int i = 0; i < 6; ++i) {
                 scope.asap([&]() -> QAyo::Task<> {
-                    auto token = std::make_shared<QAyo::LimiterToken>(co_await limiter.acquire());
+                    // Named first: GCC 12 destroys a temporary that holds a co_await result twice.
+                    QAyo::LimiterToken slot = co_await limiter.acquire();
+                    auto token = std::make_shared<QAyo::LimiterToken>(std::move(slot));
                     co_await scope.aside([token, &concurrency] {
                         concurrency.enter();
                         QThread::msleep(5);
