@@ -461,15 +461,17 @@ private Q_SLOTS:
             QAyo::Scope scope;
             for (int i = 0; i < 6; ++i) {
                 scope.asap([&]() -> QAyo::Task<> {
-                    // Named first: GCC 12 destroys a temporary that holds a co_await result twice.
                     QAyo::LimiterToken slot = co_await limiter.acquire();
                     auto token = std::make_shared<QAyo::LimiterToken>(std::move(slot));
-                    co_await scope.aside([token, &concurrency] {
+                    // Named, not a temporary inside the co_await: GCC 12 destroys those twice.
+                    auto job = [token, &concurrency] {
                         concurrency.enter();
                         QThread::msleep(5);
                         concurrency.leave();
                         token->release(); // on the pool thread
-                    });
+                    };
+                    auto handle = scope.aside(std::move(job));
+                    co_await handle;
                 });
             }
             co_await scope;
