@@ -243,6 +243,9 @@ public:
     auto start(F &&f, Args &&...args)
     {
         using V = std::conditional_t<std::is_same_v<T, detail::DeduceStartedType>, detail::StartedValueOf<F>, T>;
+        static_assert(std::is_invocable_v<std::decay_t<F> &, Started<V> &, std::decay_t<Args> &...>,
+                      "Scope::start: f must take a QAyo::Started<T> first, then args (for a generic "
+                      "callable give T explicitly: start<T>(f, args...))");
         checkCanSpawn("start");
         checkOnScopeThread("start");
         auto state = std::make_shared<detail::StartValueState<V>>();
