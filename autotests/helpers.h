@@ -9,6 +9,7 @@
 
 #include <QString>
 
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -92,6 +93,23 @@ inline QAyo::Task<> failAfter(std::chrono::milliseconds delay, QString message)
     co_await QAyo::sleep(delay);
     throw std::runtime_error(message.toStdString());
 }
+
+//! How many jobs run at once now and the most that ever did (any thread): enter() and leave()
+//! around the work.
+struct PeakCounter
+{
+    std::atomic<int> now{0};
+    std::atomic<int> peak{0};
+
+    void enter()
+    {
+        const int n = ++now;
+        int seen = peak.load();
+        while (n > seen && !peak.compare_exchange_weak(seen, n)) {
+        }
+    }
+    void leave() { --now; }
+};
 
 //! QObject::receivers() of any object. It is protected: reached through a member pointer formed
 //! in a derived class, which is legal - unlike casting the object to a class it is not (UBSan).

@@ -101,8 +101,9 @@ QAyo::Task<Nanoseconds> cancelSleeping(int n)
     co_return elapsed;
 }
 
-//! N lazy jobs through a scope that runs at most 10 at a time; each yields one loop turn.
-QAyo::Task<Nanoseconds> limit10(int n)
+//! N lazy jobs through a scope made with \a options, which let at most 10 run at a time; each
+//! yields one loop turn. \a workload names the measurement in a failed check.
+QAyo::Task<Nanoseconds> tenAtATime(int n, QAyo::ScopeOptions options, const char *workload)
 {
     int done = 0;
     int live = 0;
@@ -115,15 +116,28 @@ QAyo::Task<Nanoseconds> limit10(int n)
     };
     const auto start = Clock::now();
     {
-        QAyo::Scope scope({ .maxConcurrency = 10 });
+        QAyo::Scope scope(options);
         for (int i = 0; i < n; ++i)
             scope.asap(job);
         co_await scope;
     }
     const auto elapsed = Clock::now() - start;
     Bench::check(done == n && peak == std::min(n, 10),
-                 QStringLiteral("limit10/qayo: %1 of %2 ran, peak %3").arg(done).arg(n).arg(peak));
+                 QStringLiteral("%1/qayo: %2 of %3 ran, peak %4").arg(QLatin1String(workload)).arg(done).arg(n).arg(peak));
     co_return elapsed;
+}
+
+//! The limit of 10 from maxConcurrency.
+QAyo::Task<Nanoseconds> limit10(int n)
+{
+    return tenAtATime(n, { .maxConcurrency = 10 }, "limit10");
+}
+
+//! The limit of 10 from a shared QAyo::Limiter as the scope's limiter: every task waits for its
+//! slot as a ticket and gives it back when it ends.
+QAyo::Task<Nanoseconds> limiter10(int n, QAyo::Limiter *limiter)
+{
+    return tenAtATime(n, { .limiter = limiter }, "limiter10");
 }
 
 //! N tasks started into QAyo::sleep(1h), then cancelled. Measured: from the first spawn until
@@ -232,6 +246,11 @@ std::vector<Measurement> qayoMeasurements()
         { QStringLiteral("cancel_sleeping"), impl,
           [](int n) { return runDriver(cancelSleeping(n)); } },
         { QStringLiteral("limit10"), impl, [](int n) { return runDriver(limit10(n)); } },
+        { QStringLiteral("limiter10"), impl,
+          [](int n) {
+              QAyo::Limiter limiter(10);
+              return runDriver(limiter10(n, &limiter));
+          } },
         { QStringLiteral("timers_start_cancel"), impl,
           [](int n) { return runDriver(timersStartCancel(n)); } },
         { QStringLiteral("timers_start_cancel"), QStringLiteral("qayo-after"),

@@ -64,6 +64,14 @@ public:
     using Error::Error;
 };
 
+//! A task run with Scope::start() finished without calling Started::started(); thrown by the
+//! co_await of start().
+class QAYO_CORE_EXPORT StartError : public Error
+{
+public:
+    using Error::Error;
+};
+
 //! Delivered at a checkpoint of a task whose scope (or handle) was cancelled.
 /*!
  * Cancelled deliberately does not derive from std::exception, so `catch (const std::exception &)`

@@ -5,7 +5,9 @@
 #include <QAyo/detail/spawn.h>
 #include <QAyo/detail/wakeable.h>
 #include <QAyo/handle.h>
+#include <QAyo/limiter.h>
 #include <QAyo/scheduled.h>
+#include <QAyo/started.h>
 #include <QAyo/task.h>
 
 #include <QDateTime>
@@ -46,6 +48,10 @@ struct ScopeOptions
     QString name = {};
     //! Keep the results of non-void tasks for results() (costs one QVariant per task).
     bool collectResults = true;
+    //! Every task counted against maxConcurrency also takes a slot of this limiter before it
+    //! starts (shared with other scopes; not owned; must outlive the scope). Aside work draws
+    //! from a limiter only when given one: aside(limiter, f, ...). See docs/limits.md.
+    Limiter *limiter = nullptr;
 };
 
 //! What the block form QAyo::scope() reports once every task has ended.
@@ -191,6 +197,68 @@ public:
         return asap(std::forward<F>(f), std::forward<Args>(args)...);
     }
 
+    //! asap(task) drawing from \a limiter: the task takes a slot of it before it starts (after
+    //! maxConcurrency let it through) and gives it back when it ends. Instead of the scope's
+    //! ScopeOptions::limiter. Throws InvalidArgument if \a limiter is null.
+    template<typename T>
+    Handle<T> asap(Limiter *limiter, Task<T> &&task)
+    {
+        checkCanSpawn("asap");
+        if (!task.isValid())
+            throw InvalidArgument(QStringLiteral("task: cannot spawn an empty (moved-from) QAyo::Task"));
+        detail::LimiterTicket *ticket = detail::makeRecordTicket(limiter, "asap");
+        auto factory = [t = std::move(task)]() mutable { return std::move(t); };
+        return spawnFactory<T>(std::move(factory), SpawnKind::Normal, ticket);
+    }
+
+    //! asap(f, args...) drawing from \a limiter (see asap(Limiter *, Task<T> &&)): f is not
+    //! even called before the slot is there.
+    template<typename F, typename... Args>
+        requires std::invocable<std::decay_t<F> &, std::decay_t<Args> &...>
+    auto asap(Limiter *limiter, F &&f, Args &&...args)
+    {
+        checkCanSpawn("asap");
+        using R = std::invoke_result_t<std::decay_t<F> &, std::decay_t<Args> &...>;
+        using T = typename detail::SpawnValue<R>::type;
+        auto factory = detail::makeCallableFactory(std::forward<F>(f), std::forward<Args>(args)...);
+        return spawnFactory<T>(std::move(factory), SpawnKind::Normal, detail::makeRecordTicket(limiter, "asap"));
+    }
+
+    //! Trio's nursery.start(): runs f(started, args...) as a task of this scope and resumes
+    //! the caller once f calls started.started(value); yields that value.
+    /*!
+     * \code
+     * quint16 port = co_await scope.start(serve);        // serve(QAyo::Started<quint16>)
+     * co_await scope.start<int>([](auto started) -> QAyo::Task<> { ... });
+     * \endcode
+     * f's first parameter is a QAyo::Started<T> (by value or reference); T is read from it, or
+     * given explicitly for generic callables (default void). After started() the task goes on
+     * in this scope under the usual rules. Before it:
+     * - an error of the task is rethrown here only (it is not also an error of the scope);
+     * - the task ending without started() throws StartError here; cancelled, TaskCancelledError;
+     * - the caller being cancelled (or dropping the operation) cancels the task.
+     * Call it on the scope's thread (InvalidStateError otherwise); ScopeClosedError as asap().
+     */
+    template<typename T = detail::DeduceStartedType, typename F, typename... Args>
+    auto start(F &&f, Args &&...args)
+    {
+        using V = std::conditional_t<std::is_same_v<T, detail::DeduceStartedType>, detail::StartedValueOf<F>, T>;
+        static_assert(std::is_invocable_v<std::decay_t<F> &, Started<V> &, std::decay_t<Args> &...>,
+                      "Scope::start: f must take a QAyo::Started<T> first, then args (for a generic "
+                      "callable give T explicitly: start<T>(f, args...))");
+        checkCanSpawn("start");
+        checkOnScopeThread("start");
+        auto state = std::make_shared<detail::StartValueState<V>>();
+        auto call = detail::makeCallableFactory(std::forward<F>(f), Started<V>(state), std::forward<Args>(args)...);
+        auto factory = [state, call = std::move(call)]() mutable {
+            return detail::runUntilStarted(std::move(state), std::move(call));
+        };
+        auto *record = new detail::SpawnRecord<void, decltype(factory)>(std::move(factory));
+        state->setTask(record); // no handle: the scope's reference and the start's
+        spawnRecord(record, SpawnKind::Normal);
+        return detail::StartAwaiter<V>(std::move(state));
+    }
+
     //! `run << task` / `run << callable`: asap(), chainable.
     template<typename X>
     Scope &operator<<(X &&x)
@@ -321,17 +389,28 @@ public:
         requires detail::AsideCallable<std::decay_t<F>, std::decay_t<Args>...>
     auto asideIn(QThreadPool *pool, F &&f, Args &&...args)
     {
-        checkCanSpawn("asideIn");
-        if (!pool)
-            throw InvalidArgument(QStringLiteral("asideIn: the pool is null"));
-        using Fn = std::decay_t<F>;
-        using ArgTuple = std::tuple<std::decay_t<Args>...>;
-        using T = typename detail::AsideValue<Fn, std::decay_t<Args>...>::type;
-        auto *record = new detail::AsideRecord<T, Fn, ArgTuple>(pool, Fn(std::forward<F>(f)),
-                                                                ArgTuple(std::forward<Args>(args)...));
-        record->ref(); // the handle's reference
-        spawnRecord(record, SpawnKind::Aside);
-        return Handle<T>(record);
+        return asideWith(pool, nullptr, std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    //! aside() drawing from \a limiter: f is handed to the pool only once it has a slot, which
+    //! it gives back when it has returned; bounds how many functions run at once across scopes
+    //! and pools. Throws InvalidArgument if \a limiter is null.
+    template<typename F, typename... Args>
+        requires detail::AsideCallable<std::decay_t<F>, std::decay_t<Args>...>
+    auto aside(Limiter *limiter, F &&f, Args &&...args)
+    {
+        return asideIn(QThreadPool::globalInstance(), limiter, std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    //! asideIn(pool, ...) drawing from \a limiter (see aside(Limiter *, F &&, Args &&...)).
+    //! Throws InvalidArgument if \a pool or \a limiter is null.
+    template<typename F, typename... Args>
+        requires detail::AsideCallable<std::decay_t<F>, std::decay_t<Args>...>
+    auto asideIn(QThreadPool *pool, Limiter *limiter, F &&f, Args &&...args)
+    {
+        if (!limiter)
+            throw InvalidArgument(QStringLiteral("asideIn: the limiter is null"));
+        return asideWith(pool, limiter, std::forward<F>(f), std::forward<Args>(args)...);
     }
 
     //! aside() on the executor registered as \a executor (see Executors); throws
@@ -398,6 +477,8 @@ public:
 
     //! The scope this one is nested in (directly or through a task), or nullptr.
     Scope *parentScope() const;
+    //! The limiter from the options (nullptr if none): pass it to nested scopes to share it.
+    Limiter *limiter() const;
 
     //! Prints the live tree below this scope (nested scopes, tasks and their state: queued,
     //! running, awaiting what, cancelled) to the qayo.tree category. Call it on the scope's
@@ -464,14 +545,35 @@ private:
 
     Scope(const ScopeOptions &options, detail::TaskRecord *parentTask);
     void checkCanSpawn(const char *operation) const;
+    //! Throws InvalidStateError naming \a operation unless called on the scope's thread.
+    void checkOnScopeThread(const char *operation) const;
     void spawnRecord(detail::TaskRecord *record, SpawnKind kind);
 
     template<typename T, typename Factory>
-    Handle<T> spawnFactory(Factory &&factory, SpawnKind kind)
+    Handle<T> spawnFactory(Factory &&factory, SpawnKind kind, detail::LimiterTicket *ticket = nullptr)
     {
         auto *record = new detail::SpawnRecord<T, std::decay_t<Factory>>(std::forward<Factory>(factory));
+        record->limiterTicket = ticket;
         record->ref(); // the handle's reference
         spawnRecord(record, kind);
+        return Handle<T>(record);
+    }
+
+    template<typename F, typename... Args>
+    auto asideWith(QThreadPool *pool, Limiter *limiter, F &&f, Args &&...args)
+    {
+        checkCanSpawn("asideIn");
+        if (!pool)
+            throw InvalidArgument(QStringLiteral("asideIn: the pool is null"));
+        using Fn = std::decay_t<F>;
+        using ArgTuple = std::tuple<std::decay_t<Args>...>;
+        using T = typename detail::AsideValue<Fn, std::decay_t<Args>...>::type;
+        detail::LimiterTicket *ticket = limiter ? detail::makeRecordTicket(limiter, "asideIn") : nullptr;
+        auto *record = new detail::AsideRecord<T, Fn, ArgTuple>(pool, Fn(std::forward<F>(f)),
+                                                                ArgTuple(std::forward<Args>(args)...));
+        record->limiterTicket = ticket;
+        record->ref(); // the handle's reference
+        spawnRecord(record, SpawnKind::Aside);
         return Handle<T>(record);
     }
 
@@ -538,6 +640,7 @@ struct AsideRequest
     QThreadPool *pool;
     F f;
     ArgTuple args;
+    Limiter *limiter = nullptr; // draws from it when set (see Scope::aside(Limiter *, ...))
 
     template<typename Promise>
     auto qayoAwait(Promise &promise) &&
@@ -546,7 +649,11 @@ struct AsideRequest
         if (!scope)
             throw InvalidStateError(QStringLiteral("QAyo::aside: only inside a task of a scope"));
         auto handle = std::apply(
-            [&](auto &...a) { return scope->asideIn(pool, std::move(f), std::move(a)...); }, args);
+            [&](auto &...a) {
+                return limiter ? scope->asideIn(pool, limiter, std::move(f), std::move(a)...)
+                               : scope->asideIn(pool, std::move(f), std::move(a)...);
+            },
+            args);
         return AwareCheckpoint<decltype(handle.operator co_await())>(handle.operator co_await(),
                                                                      promise.m_record);
     }
@@ -579,6 +686,18 @@ template<typename F, typename... Args>
 auto asideIn(const QString &executor, F &&f, Args &&...args)
 {
     return asideIn(Executors::get(executor), std::forward<F>(f), std::forward<Args>(args)...);
+}
+
+//! `co_await QAyo::aside(limiter, f, args...)`: aside() drawing from \a limiter (see
+//! Scope::aside(Limiter *, F &&, Args &&...)). Throws InvalidArgument if \a limiter is null.
+template<typename F, typename... Args>
+    requires detail::AsideCallable<std::decay_t<F>, std::decay_t<Args>...>
+auto aside(Limiter *limiter, F &&f, Args &&...args)
+{
+    if (!limiter)
+        throw InvalidArgument(QStringLiteral("aside: the limiter is null"));
+    return detail::AsideRequest<std::decay_t<F>, std::tuple<std::decay_t<Args>...>>{
+        QThreadPool::globalInstance(), std::forward<F>(f), {std::forward<Args>(args)...}, limiter};
 }
 
 //! The block form with default options.

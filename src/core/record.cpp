@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <QAyo/detail/record.h>
 #include <QAyo/handle.h>
+#include <QAyo/limiter.h>
 
 #include "errors_p.h"
 #include "logging_p.h"
@@ -26,6 +27,8 @@ TaskRecord::TaskRecord() noexcept : ReadyNode(&TaskRecord::runStart)
 TaskRecord::~TaskRecord()
 {
     Q_ASSERT_X(!frame, "TaskRecord", "destroyed while its frame is alive");
+    if (limiterTicket) // never queued (e.g. a spawn that failed before it reached its scope)
+        releaseTicket(limiterTicket);
 }
 
 void TaskRecord::runStart(ReadyNode *node) noexcept
@@ -70,6 +73,8 @@ void TaskRecord::settle(Outcome result, std::exception_ptr failure) noexcept
     outcome = result;
     error = std::move(failure);
     state.store(State::Done, std::memory_order_release);
+    if (limiterTicket)
+        releaseTicket(std::exchange(limiterTicket, nullptr)); // the slot goes to the next waiter
     releaseWork();
     while (CompletionWaiter *waiter = firstWaiter) {
         removeWaiter(waiter);

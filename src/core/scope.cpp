@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <QAyo/clock.h>
+#include <QAyo/limiter.h>
 #include <QAyo/scope.h>
 
 #include "diagnostics_p.h"
@@ -182,14 +183,29 @@ void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind)
         record->deref();
         return;
     }
+    if (record->counted && options.limiter && !record->limiterTicket)
+        record->limiterTicket = makeRecordTicket(options.limiter, "spawn"); // the scope's limiter
     const int limit = options.maxConcurrency;
     if (!record->counted || limit == 0 || m_inFlight < limit) {
         if (record->counted)
             ++m_inFlight;
-        postReady(record);
+        admit(record);
     } else {
         m_waitingForSlot.push_back(record);
     }
+}
+
+void ScopePrivate::admit(TaskRecord *record) noexcept
+{
+    // A spawn drawing from a limiter waits for its slot first; the slot's arrival posts it.
+    if (record->limiterTicket && !requestRecordSlot(record->limiterTicket, record))
+        return;
+    postReady(record);
+}
+
+bool ScopePrivate::waitsForLimiter(const TaskRecord *record) noexcept
+{
+    return record->limiterTicket && isTicketWaiting(record->limiterTicket);
 }
 
 void ScopePrivate::runStart(TaskRecord *record) noexcept
@@ -277,7 +293,7 @@ void ScopePrivate::pumpQueue() noexcept
         TaskRecord *next = m_waitingForSlot.front();
         m_waitingForSlot.pop_front();
         ++m_inFlight;
-        postReady(next);
+        admit(next);
     }
 }
 
@@ -290,6 +306,9 @@ void ScopePrivate::dropQueued(TaskRecord *record) noexcept
         record->ReadyNode::unlink();
         if (record->counted)
             --m_inFlight;
+    } else if (waitsForLimiter(record)) {
+        if (record->counted)
+            --m_inFlight; // settle() withdraws the slot request
     } else {
         auto it = std::find(m_waitingForSlot.begin(), m_waitingForSlot.end(), record);
         if (it != m_waitingForSlot.end())
@@ -394,6 +413,8 @@ void ScopePrivate::markCancelled(QList<QPointer<Scope>> &notify) noexcept
                     r->ReadyNode::unlink();
                     if (r->counted)
                         --m_inFlight;
+                } else if (waitsForLimiter(r) && r->counted) {
+                    --m_inFlight; // settle() withdraws the slot request
                 }
                 unlinkRecord(this, r);
                 --m_pending;
@@ -941,6 +962,18 @@ bool Scope::isFinished() const
 Scope *detail::scopeOf(const TaskRecord *record) noexcept
 {
     return record && record->scope ? record->scope->q : nullptr;
+}
+
+Limiter *Scope::limiter() const
+{
+    return d->options.limiter;
+}
+
+void Scope::checkOnScopeThread(const char *operation) const
+{
+    if (!d->isOnScopeThread())
+        throw InvalidStateError(QStringLiteral("%1: call it on the thread of scope %2")
+                                    .arg(QLatin1String(operation), scopeLabel(d.get())));
 }
 
 Scope *Scope::parentScope() const

@@ -23,6 +23,9 @@ public:
 
     // --- spawn -> queue -> start -> finish -> join
     void enqueue(TaskRecord *record, Scope::SpawnKind kind);
+    //! Posts an admitted record to start, after its limiter slot (if it draws from one).
+    void admit(TaskRecord *record) noexcept;
+    static bool waitsForLimiter(const TaskRecord *record) noexcept;
     static void runStart(TaskRecord *record) noexcept;
     void taskDone(TaskRecord *record) noexcept;
     void dropQueued(TaskRecord *record) noexcept;

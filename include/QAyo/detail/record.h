@@ -32,6 +32,7 @@ class Scope;
 namespace QAyo::detail {
 
 class ScopePrivate;
+class LimiterTicket; // limiter.h: the slot a spawn drawing from a Limiter asks for
 
 //! Tasks (records) created and not yet ended, over all threads (for QAyo::Test).
 QAYO_CORE_EXPORT int unfinishedTaskCount() noexcept;
@@ -143,6 +144,7 @@ public:
     bool exempt = false;                 // a block scope's body: no result in results()
     bool counted = true;                 // counts against maxConcurrency
     bool neverDrop = false;              // running already (adopted QCoro::Task): always waited for
+    LimiterTicket *limiterTicket = nullptr; // the Limiter slot it asks for or holds (until settled)
 
 protected:
     //! Resumes the freshly created root frame \a root (its promise already points here).

@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: MIT
+// QAyo::Limiter: the shared state, the tickets that carry a granted slot to the thread that
+// asked for it, the acquire awaiter and the token.
+//
+// The model. LimiterState holds the capacity, the number of borrowed slots and a FIFO of
+// tickets, all under one mutex (any thread may acquire or release). A ticket is one request
+// for a slot; it belongs to the thread that asked (its "home") and is refcounted, because a
+// granted slot may be on its way to that thread while the asker loses interest:
+//
+//   Idle -> Waiting (queued) -> InFlight (granted, travelling home) -> Held -> Done
+//
+// Only the home thread moves a ticket out of Waiting or InFlight by itself (a cancel withdraws
+// a waiting request; an arrival turns InFlight into Held); other threads only grant (Waiting ->
+// InFlight). A slot that arrives for an owner that has gone is given back at once, so no slot
+// is ever lost to a cancelled or destroyed waiter.
+#include <QAyo/limiter.h>
+#include <QAyo/signal.h>
+
+#include "threadcontext_p.h"
+
+#include <QMetaObject>
+#include <QPointer>
+#include <QThread>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+namespace QAyo {
+
+namespace detail {
+
+class LimiterTicket final : public ReadyNode
+{
+public:
+    enum class Phase : quint8 { Idle, Waiting, InFlight, Held, Done };
+    using GrantedFunction = void (*)(void *owner) noexcept;
+
+    explicit LimiterTicket(std::shared_ptr<LimiterState> state) noexcept
+        : ReadyNode(&LimiterTicket::arrived), state(std::move(state))
+    {
+    }
+
+    void ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
+    void deref() noexcept
+    {
+        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            delete this;
+    }
+
+    //! Binds the ticket to the calling thread: the slot is delivered here.
+    void bindHome(void *ownerObject, GrantedFunction grantedFunction)
+    {
+        home = threadContextObject();
+        homeThread = QThread::currentThreadId();
+        owner = ownerObject;
+        onGranted = grantedFunction;
+    }
+
+    static void arrived(ReadyNode *node) noexcept;
+
+    std::shared_ptr<LimiterState> state;
+    QObject *home = nullptr;
+    Qt::HANDLE homeThread = nullptr;
+    Phase phase = Phase::Idle; // under state->mutex
+    // Home thread only:
+    void *owner = nullptr;
+    GrantedFunction onGranted = nullptr;
+
+private:
+    std::atomic<int> m_refs{1}; // the owner's reference
+};
+
+class LimiterState
+{
+public:
+    explicit LimiterState(int capacity) : capacity(capacity) {}
+
+    //! Grants free slots to the waiters, FIFO; the tickets go to \a out (deliver them unlocked).
+    void grantLocked(std::vector<LimiterTicket *> &out)
+    {
+        while (!waiters.empty() && borrowed < capacity) {
+            LimiterTicket *ticket = waiters.front();
+            waiters.pop_front();
+            ticket->phase = LimiterTicket::Phase::InFlight;
+            ++borrowed;
+            ticket->ref(); // the delivery's reference
+            out.push_back(ticket);
+        }
+    }
+
+    //! Sends granted tickets home: the ready queue here, mail to another thread.
+    static void deliver(const std::vector<LimiterTicket *> &granted) noexcept
+    {
+        const Qt::HANDLE here = QThread::currentThreadId();
+        for (LimiterTicket *ticket : granted) {
+            if (ticket->homeThread == here)
+                postReady(ticket);
+            else
+                postToThreadOf(ticket->home, ticket);
+        }
+    }
+
+    //! Gives one slot back (the caller holds it) and passes it on.
+    void release() noexcept
+    {
+        std::vector<LimiterTicket *> granted;
+        {
+            std::lock_guard lock(mutex);
+            --borrowed;
+            grantLocked(granted);
+        }
+        deliver(granted);
+        changed();
+    }
+
+    //! Takes a slot if one is free and nobody waits (FIFO: no overtaking).
+    bool tryTake() noexcept
+    {
+        {
+            std::lock_guard lock(mutex);
+            if (!waiters.empty() || borrowed >= capacity)
+                return false;
+            ++borrowed;
+        }
+        changed();
+        return true;
+    }
+
+    //! Makes the Limiter object emit its NOTIFY signals (on its own thread).
+    void changed() noexcept;
+
+    std::mutex mutex;
+    int capacity;
+    int borrowed = 0;
+    std::deque<LimiterTicket *> waiters;
+    Limiter *object = nullptr; // null once the Limiter object is gone
+    bool notifyPosted = false;
+};
+
+void LimiterTicket::arrived(ReadyNode *node) noexcept
+{
+    auto *ticket = static_cast<LimiterTicket *>(node);
+    LimiterState *state = ticket->state.get();
+    const bool ownerGone = ticket->owner == nullptr;
+    std::vector<LimiterTicket *> granted;
+    {
+        std::lock_guard lock(state->mutex);
+        if (ownerGone) {
+            // Withdrawn while travelling: the slot goes to the next waiter instead.
+            ticket->phase = Phase::Done;
+            --state->borrowed;
+            state->grantLocked(granted);
+        } else {
+            ticket->phase = Phase::Held;
+        }
+    }
+    if (ownerGone) {
+        LimiterState::deliver(granted);
+        state->changed();
+    } else {
+        ticket->onGranted(ticket->owner);
+    }
+    ticket->deref(); // the delivery's reference
+}
+
+//! The owner loses interest (on the home thread): withdraws the request or gives the slot back.
+static void detachTicket(LimiterTicket *ticket) noexcept
+{
+    LimiterState *state = ticket->state.get();
+    ticket->owner = nullptr;
+    bool didChange = false;
+    std::vector<LimiterTicket *> granted;
+    {
+        std::lock_guard lock(state->mutex);
+        switch (ticket->phase) {
+        case LimiterTicket::Phase::Waiting:
+            state->waiters.erase(std::find(state->waiters.begin(), state->waiters.end(), ticket));
+            ticket->phase = LimiterTicket::Phase::Done;
+            didChange = true;
+            break;
+        case LimiterTicket::Phase::Held:
+            ticket->phase = LimiterTicket::Phase::Done;
+            --state->borrowed;
+            state->grantLocked(granted);
+            didChange = true;
+            break;
+        case LimiterTicket::Phase::InFlight: // the arrival gives it back
+        case LimiterTicket::Phase::Idle:
+        case LimiterTicket::Phase::Done:
+            break;
+        }
+    }
+    LimiterState::deliver(granted);
+    if (didChange)
+        state->changed();
+}
+
+//! Queues \a ticket or, if a slot is free and nobody waits, grants it at once (returns true).
+static bool enqueueTicket(LimiterTicket *ticket) noexcept
+{
+    LimiterState *state = ticket->state.get();
+    bool now = false;
+    {
+        std::lock_guard lock(state->mutex);
+        if (state->waiters.empty() && state->borrowed < state->capacity) {
+            ++state->borrowed;
+            ticket->phase = LimiterTicket::Phase::Held;
+            now = true;
+        } else {
+            state->waiters.push_back(ticket);
+            ticket->phase = LimiterTicket::Phase::Waiting;
+        }
+    }
+    state->changed();
+    return now;
+}
+
+} // namespace detail
+
+struct Limiter::Private
+{
+    std::shared_ptr<detail::LimiterState> state;
+    // What the NOTIFY signals last told (the limiter's thread only).
+    int capacity = 0;
+    int borrowed = 0;
+    int available = 0;
+    int waiting = 0;
+};
+
+namespace detail {
+
+// --- spawns drawing from a limiter ------------------------------------------------------------
+
+LimiterTicket *makeRecordTicket(Limiter *limiter, const char *operation)
+{
+    if (!limiter)
+        throw InvalidArgument(QStringLiteral("%1: the limiter is null").arg(QLatin1String(operation)));
+    return new LimiterTicket(limiter->d->state);
+}
+
+bool requestRecordSlot(LimiterTicket *ticket, ReadyNode *record) noexcept
+{
+    // The slot arrives on a later turn of the scope's thread already (from the ready queue or
+    // the mail): the record starts right there, as if the ready queue ran it, saving a hop.
+    ticket->bindHome(record, [](void *owner) noexcept {
+        auto *node = static_cast<ReadyNode *>(owner);
+        node->run(node);
+    });
+    return enqueueTicket(ticket);
+}
+
+bool isTicketWaiting(const LimiterTicket *ticket) noexcept
+{
+    std::lock_guard lock(ticket->state->mutex);
+    return ticket->phase == LimiterTicket::Phase::Waiting || ticket->phase == LimiterTicket::Phase::InFlight;
+}
+
+void releaseTicket(LimiterTicket *ticket) noexcept
+{
+    detachTicket(ticket);
+    ticket->deref();
+}
+
+// --- co_await limiter.acquire() ----------------------------------------------------------------
+
+AcquireAwaiter::AcquireAwaiter(std::shared_ptr<LimiterState> state) noexcept : m_state(std::move(state)) {}
+
+AcquireAwaiter::AcquireAwaiter(AcquireAwaiter &&other) noexcept
+    : WakeableAwaiter(std::move(other)), m_state(std::move(other.m_state)),
+      m_ticket(std::exchange(other.m_ticket, nullptr)), m_grantedAtOnce(std::exchange(other.m_grantedAtOnce, false))
+{
+}
+
+AcquireAwaiter::~AcquireAwaiter()
+{
+    if (m_ticket)
+        releaseTicket(m_ticket); // a slot granted and never handed out goes back here
+    else if (m_grantedAtOnce)
+        m_state->release();
+}
+
+bool AcquireAwaiter::await_ready() noexcept
+{
+    m_grantedAtOnce = m_state->tryTake(); // the common, uncontended case: no ticket, no suspension
+    return m_grantedAtOnce;
+}
+
+bool AcquireAwaiter::await_suspend(std::coroutine_handle<> h)
+{
+    m_waiting = h;
+    auto *ticket = new LimiterTicket(m_state);
+    ticket->bindHome(this, &AcquireAwaiter::granted);
+    if (enqueueTicket(ticket)) {
+        // A slot came free since await_ready(): no suspension.
+        ticket->deref();
+        m_grantedAtOnce = true;
+        return false;
+    }
+    m_ticket = ticket;
+    return true;
+}
+
+void AcquireAwaiter::granted(void *self) noexcept
+{
+    static_cast<AcquireAwaiter *>(self)->m_waiting.resume();
+}
+
+LimiterToken AcquireAwaiter::await_resume()
+{
+    if (m_grantedAtOnce) {
+        m_grantedAtOnce = false;
+        return LimiterToken(m_state);
+    }
+    bool held = false;
+    {
+        std::lock_guard lock(m_state->mutex);
+        if (m_ticket->phase == LimiterTicket::Phase::Held) {
+            m_ticket->phase = LimiterTicket::Phase::Done; // the token owns the slot now
+            held = true;
+        }
+    }
+    if (!held)
+        throw Cancelled{}; // woken by a cancel (the checkpoint normally throws first)
+    return LimiterToken(m_state);
+}
+
+void AcquireAwaiter::cancelRequested() noexcept
+{
+    if (!m_ticket)
+        return;
+    bool withdrawn = false;
+    {
+        std::lock_guard lock(m_state->mutex);
+        if (m_ticket->phase == LimiterTicket::Phase::Waiting) {
+            m_state->waiters.erase(std::find(m_state->waiters.begin(), m_state->waiters.end(), m_ticket));
+            m_ticket->phase = LimiterTicket::Phase::Done;
+            withdrawn = true;
+        }
+        // InFlight: the slot arrives soon and resumes the task, whose checkpoint throws
+        // Cancelled; the destructor then passes the slot on.
+    }
+    if (withdrawn) {
+        m_state->changed();
+        wake();
+    }
+}
+
+} // namespace detail
+
+// --- LimiterToken -------------------------------------------------------------------------------
+
+LimiterToken::LimiterToken() noexcept = default;
+LimiterToken::LimiterToken(std::shared_ptr<detail::LimiterState> state) noexcept : m_state(std::move(state)) {}
+LimiterToken::LimiterToken(LimiterToken &&other) noexcept : m_state(std::move(other.m_state)) {}
+
+LimiterToken &LimiterToken::operator=(LimiterToken &&other) noexcept
+{
+    if (this != &other) {
+        release();
+        m_state = std::move(other.m_state);
+    }
+    return *this;
+}
+
+LimiterToken::~LimiterToken()
+{
+    release();
+}
+
+void LimiterToken::release() noexcept
+{
+    if (auto state = std::move(m_state))
+        state->release();
+}
+
+// --- Limiter ------------------------------------------------------------------------------------
+
+namespace {
+void checkCapacity(int capacity)
+{
+    if (capacity < 1)
+        throw InvalidArgument(QStringLiteral("Limiter: capacity must be >= 1, got %1").arg(capacity));
+}
+} // namespace
+
+Limiter::Limiter(int capacity, QObject *parent) : QObject(parent), d(new Private)
+{
+    checkCapacity(capacity);
+    d->state = std::make_shared<detail::LimiterState>(capacity);
+    d->state->object = this;
+    d->capacity = capacity;
+    d->available = capacity;
+}
+
+Limiter::~Limiter()
+{
+    std::lock_guard lock(d->state->mutex);
+    d->state->object = nullptr;
+}
+
+int Limiter::capacity() const
+{
+    std::lock_guard lock(d->state->mutex);
+    return d->state->capacity;
+}
+
+void Limiter::setCapacity(int capacity)
+{
+    checkCapacity(capacity);
+    std::vector<detail::LimiterTicket *> granted;
+    {
+        std::lock_guard lock(d->state->mutex);
+        d->state->capacity = capacity;
+        d->state->grantLocked(granted);
+    }
+    detail::LimiterState::deliver(granted);
+    d->state->changed();
+}
+
+int Limiter::borrowed() const
+{
+    std::lock_guard lock(d->state->mutex);
+    return d->state->borrowed;
+}
+
+int Limiter::available() const
+{
+    std::lock_guard lock(d->state->mutex);
+    return std::max(0, d->state->capacity - d->state->borrowed);
+}
+
+int Limiter::waitingCount() const
+{
+    std::lock_guard lock(d->state->mutex);
+    return int(d->state->waiters.size());
+}
+
+detail::AcquireAwaiter Limiter::acquire()
+{
+    return detail::AcquireAwaiter(d->state);
+}
+
+LimiterToken Limiter::tryAcquire()
+{
+    return d->state->tryTake() ? LimiterToken(d->state) : LimiterToken();
+}
+
+void Limiter::emitChanges()
+{
+    int capacity, borrowed, waiting;
+    {
+        std::lock_guard lock(d->state->mutex);
+        d->state->notifyPosted = false;
+        capacity = d->state->capacity;
+        borrowed = d->state->borrowed;
+        waiting = int(d->state->waiters.size());
+    }
+    const int available = std::max(0, capacity - borrowed);
+    QPointer<Limiter> self(this); // a slot may delete the limiter
+    if (std::exchange(d->capacity, capacity) != capacity)
+        Q_EMIT capacityChanged();
+    if (self && std::exchange(d->borrowed, borrowed) != borrowed)
+        Q_EMIT borrowedChanged();
+    if (self && std::exchange(d->available, available) != available)
+        Q_EMIT availableChanged();
+    if (self && std::exchange(d->waiting, waiting) != waiting)
+        Q_EMIT waitingChanged();
+}
+
+void detail::LimiterState::changed() noexcept
+{
+    // Always posted, even on the limiter's own thread: changes happen inside acquires, releases
+    // and task completions, where no user slot may run. One posted call covers any number of
+    // changes until it runs. Posted under the mutex, so ~Limiter cannot run meanwhile.
+    std::lock_guard lock(mutex);
+    if (!object || notifyPosted)
+        return;
+    notifyPosted = true;
+    QMetaObject::invokeMethod(object, [q = object] { q->emitChanges(); }, Qt::QueuedConnection);
+}
+
+} // namespace QAyo

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+// The start handshake's shared state (see include/QAyo/started.h).
+#include <QAyo/started.h>
+
+#include "errors_p.h"
+#include "logging_p.h"
+
+#include <QThread>
+
+namespace QAyo::detail {
+
+StartState::StartState() : m_thread(QThread::currentThreadId()) {}
+
+StartState::~StartState()
+{
+    dropTask();
+}
+
+void StartState::setTask(TaskRecord *record) noexcept
+{
+    dropTask();
+    record->ref();
+    m_task = record;
+}
+
+void StartState::dropTask() noexcept
+{
+    if (TaskRecord *task = std::exchange(m_task, nullptr))
+        task->deref();
+}
+
+void StartState::checkCanStart() const
+{
+    if (QThread::currentThreadId() != m_thread)
+        throw InvalidStateError(QStringLiteral("Started::started(): called from another thread than the scope's"));
+    if (m_phase == Phase::Started)
+        throw InvalidStateError(QStringLiteral("Started::started(): called a second time"));
+}
+
+void StartState::resolve(Phase phase) noexcept
+{
+    m_phase = phase;
+    dropTask(); // from now on the task belongs to its scope alone
+    if (StartWaiter *waiter = std::exchange(m_waiter, nullptr))
+        waiter->resolved();
+}
+
+void StartState::markStarted() noexcept
+{
+    if (m_phase == Phase::Starting)
+        resolve(Phase::Started);
+    else if (m_phase == Phase::Abandoned)
+        m_phase = Phase::Started; // nobody waits any more; the task was cancelled with the caller
+}
+
+bool StartState::bodyEnded(const std::exception_ptr &failure) noexcept
+{
+    if (m_phase != Phase::Starting)
+        return bool(failure); // after started() (or the caller left): the scope's business
+    if (!failure) {
+        m_error = std::make_exception_ptr(
+            StartError(QStringLiteral("start: the task finished without calling started()")));
+        resolve(Phase::Failed);
+        return false;
+    }
+    if (isCancellation(failure)) {
+        m_error = std::make_exception_ptr(
+            TaskCancelledError(QStringLiteral("start: the task was cancelled before it called started()")));
+        resolve(Phase::Failed);
+        return true; // the task itself ends as cancelled
+    }
+    qCDebug(lcScope) << "start: the task failed before started():" << describeException(failure);
+    m_error = failure; // rethrown at start(), not also a scope error
+    resolve(Phase::Failed);
+    return false;
+}
+
+namespace {
+//! Cancels a task on the next ready-queue turn: abandon() runs inside cancels and frame
+//! destructions that walk a scope's task list, where no task may be unlinked under their feet.
+struct CancelLetter final : ReadyNode
+{
+    explicit CancelLetter(TaskRecord *task) noexcept : ReadyNode(&CancelLetter::run), task(task) {}
+    static void run(ReadyNode *node) noexcept
+    {
+        auto *letter = static_cast<CancelLetter *>(node);
+        letter->task->requestCancel();
+        letter->task->deref();
+        delete letter;
+    }
+    TaskRecord *task;
+};
+} // namespace
+
+void StartState::abandon() noexcept
+{
+    if (m_phase != Phase::Starting)
+        return;
+    m_phase = Phase::Abandoned;
+    if (TaskRecord *task = std::exchange(m_task, nullptr))
+        postReady(new CancelLetter(task)); // takes over the reference
+}
+
+void StartState::throwIfFailed() const
+{
+    if (m_phase == Phase::Failed)
+        std::rethrow_exception(m_error);
+}
+
+} // namespace QAyo::detail
