@@ -22,6 +22,7 @@
 #include <qcoro/qcorotimer.h>
 
 #include <algorithm>
+#include <atomic>
 #include <iterator>
 #include <stdexcept>
 
@@ -95,6 +96,8 @@ const FaultPoint faultPoints[] = {
 
 //! Counts the frames of the test's tasks: zero once everything unwound.
 int liveFrames = 0;
+//! Set when the fault of a cancellation-path scenario waits for the cancel (then the test cancels).
+std::atomic<bool> waitingForCancel { false };
 
 QAyo::Task<> throwNow(const char *what)
 {
@@ -158,6 +161,7 @@ void arm(QAyo::Scope &scope, Position position, const char *what, bool *cancelSc
         scope.asap([what]() -> QAyo::Task<> {
             LiveCounter frame(&liveFrames);
             try {
+                waitingForCancel = true;
                 co_await QAyo::sleep(1h);
             } catch (const QAyo::Cancelled &) {
                 // Cleanup next to the destructors of the unwinding frame fails: the error
@@ -172,6 +176,7 @@ void arm(QAyo::Scope &scope, Position position, const char *what, bool *cancelSc
             LiveCounter frame(&liveFrames);
             bool cancelled = false;
             try {
+                waitingForCancel = true;
                 co_await QAyo::sleep(1h);
             } catch (const QAyo::Cancelled &) {
                 cancelled = true;
@@ -201,6 +206,7 @@ void arm(QAyo::Scope &scope, Position position, const char *what, bool *cancelSc
     case Position::AsideFunctionAfterStopRequest:
         *cancelScope = true;
         scope.aside([what](QAyo::StopToken stop) {
+            waitingForCancel = true;
             while (!stop.stop_requested())
                 QThread::yieldCurrentThread();
             throw Fault(what);
@@ -291,13 +297,15 @@ private Q_SLOTS:
         QSignalSpy failed(&scope, &QAyo::Scope::taskFailed);
         bool siblingCancelled = false;
         bool cancelScope = false;
+        waitingForCancel = false;
         bool siblingSurvivedTheError = false;
         std::exception_ptr joinError;
         auto driver = [&]() -> QAyo::Task<> {
             auto sibling = scope.asap(sleepForever(&siblingCancelled));
             arm(scope, position, point->what, &cancelScope);
             if (cancelScope) {
-                co_await QAyo::sleep(5ms); // everything is started and waiting
+                while (!waitingForCancel || !sibling.isValid() || scope.runningCount() < 2)
+                    co_await QAyo::sleep(1ms); // until everything is started and waiting
                 scope.cancel();
             } else if (supervise) {
                 // Supervising, the error cancels nothing: once it is recorded, the test ends the
