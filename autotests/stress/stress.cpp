@@ -264,6 +264,19 @@ void Run::finalChecks()
     m_schedules.clear();
 }
 
+QAyo::Task<> Run::joinAndCheck(QAyo::Scope &scope, const TrackPtr &track)
+{
+    std::exception_ptr error;
+    try {
+        co_await scope;
+    } catch (...) {
+        error = std::current_exception();
+    }
+    scopeJoined(scope, track, error);
+    if (error)
+        std::rethrow_exception(error);
+}
+
 // --- the driver and the episodes ---------------------------------------------------------------
 
 QAyo::Task<> Run::drive()
@@ -312,15 +325,7 @@ QAyo::Task<> Run::explicitScopeEpisode(Rng &rng, quint64 node)
         co_await QAyo::sleep(shortDelay(rng, 20));
         scope.cancel();
     }
-    std::exception_ptr error;
-    try {
-        co_await scope;
-    } catch (...) {
-        error = std::current_exception();
-    }
-    scopeJoined(scope, track, error);
-    if (error)
-        std::rethrow_exception(error);
+    co_await joinAndCheck(scope, track);
 }
 
 QAyo::Task<> Run::blockScopeEpisode(Rng &rng, quint64 node)
@@ -386,15 +391,7 @@ QAyo::Task<> Run::crossThreadEpisode(Rng &rng, quint64 node)
         }
     });
     spawner.join();
-    std::exception_ptr error;
-    try {
-        co_await scope;
-    } catch (...) {
-        error = std::current_exception();
-    }
-    scopeJoined(scope, track, error);
-    if (error)
-        std::rethrow_exception(error);
+    co_await joinAndCheck(scope, track);
 }
 
 // --- work items --------------------------------------------------------------------------------
@@ -622,15 +619,7 @@ QAyo::Task<> Run::nestedScope(Ctx ctx, Rng &rng)
     c.orphanable = true;
     for (int i = 1 + rng.below(4); i > 0; --i)
         spawnRandom(c, rng);
-    std::exception_ptr error;
-    try {
-        co_await inner;
-    } catch (...) {
-        error = std::current_exception();
-    }
-    scopeJoined(inner, track, error);
-    if (error)
-        std::rethrow_exception(error);
+    co_await joinAndCheck(inner, track);
 }
 
 QAyo::Task<> Run::nestedBlockScope(Ctx ctx, Rng &rng)

@@ -195,6 +195,8 @@ private:
     //! After a join of \a scope that returned or threw \a error: checks and closes its track.
     void scopeJoined(QAyo::Scope &scope, const TrackPtr &track, const std::exception_ptr &error);
     [[noreturn]] void throwError(const char *where);
+    //! co_await scope; then scopeJoined(); rethrows what the join threw.
+    QAyo::Task<> joinAndCheck(QAyo::Scope &scope, const TrackPtr &track);
     quint64 nextNode() { return ++m_nodes; }
     bool roomForMore() const { return m_liveFrames < m_settings.maxLiveFrames && m_ops < m_settings.operations; }
     QAyo::ScopeOptions randomOptions(Rng &rng, const QString &name);

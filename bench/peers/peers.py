@@ -27,152 +27,61 @@ def check(condition, message):
         raise CheckFailed(message)
 
 
-# --- asyncio.TaskGroup (Python 3.11) -------------------------------------------------------------
+# --- asyncio.TaskGroup (Python 3.11), shaped like a Trio nursery ---------------------------------
+
+class AsyncioGroup:
+    """asyncio.TaskGroup with Trio's start_soon and cancel_scope.cancel() (TaskGroup has no
+    cancel of its own: the group cancels the tasks it started)."""
+
+    def __init__(self):
+        import asyncio
+        self._group = asyncio.TaskGroup()
+        self._tasks = []
+        self.cancel_scope = self
+
+    async def __aenter__(self):
+        await self._group.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc):
+        return await self._group.__aexit__(*exc)
+
+    def start_soon(self, function):
+        self._tasks.append(self._group.create_task(function()))
+
+    def cancel(self):
+        for task in self._tasks:
+            task.cancel()
+
 
 def asyncio_workloads():
     import asyncio
-
-    async def spawn_join(n):
-        done = 0
-
-        async def job():
-            nonlocal done
-            done += 1
-
-        start = time.perf_counter_ns()
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(n):
-                tg.create_task(job())
-        elapsed = time.perf_counter_ns() - start
-        check(done == n, f"spawn_join/asyncio: {done} of {n}")
-        return elapsed
-
-    async def spawn_hop_join(n):
-        done = 0
-
-        async def job():
-            nonlocal done
-            await asyncio.sleep(0)  # one loop turn
-            done += 1
-
-        start = time.perf_counter_ns()
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(n):
-                tg.create_task(job())
-        elapsed = time.perf_counter_ns() - start
-        check(done == n, f"spawn_hop_join/asyncio: {done} of {n}")
-        return elapsed
-
-    async def asleep_then_cancel(n, measure_spawn):
-        asleep = 0
-        unwound = 0
-
-        async def job():
-            nonlocal asleep, unwound
-            asleep += 1
-            try:
-                await asyncio.sleep(HOUR)
-            finally:
-                unwound += 1
-
-        start = time.perf_counter_ns()
-        tasks = []
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(n):
-                tasks.append(tg.create_task(job()))
-            while asleep < n:
-                await asyncio.sleep(0)
-            if not measure_spawn:
-                start = time.perf_counter_ns()
-            for t in tasks:  # TaskGroup has no cancel(): cancel its tasks
-                t.cancel()
-        elapsed = time.perf_counter_ns() - start
-        check(unwound == n, f"cancel/asyncio: {unwound} of {n} unwound")
-        return elapsed
-
-    async def limit10(n):
-        done = 0
-        live = 0
-        peak = 0
-        sem = asyncio.Semaphore(10)
-
-        async def job():
-            nonlocal done, live, peak
-            async with sem:
-                live += 1
-                peak = max(peak, live)
-                await asyncio.sleep(0)
-                live -= 1
-                done += 1
-
-        start = time.perf_counter_ns()
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(n):
-                tg.create_task(job())
-        elapsed = time.perf_counter_ns() - start
-        check(done == n and peak == min(n, 10), f"limit10/asyncio: {done} of {n}, peak {peak}")
-        return elapsed
-
-    async def aside_join(n):
-        done = 0
-
-        def job():
-            nonlocal done
-            done += 1  # the GIL makes this safe enough for a count
-
-        start = time.perf_counter_ns()
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(n):
-                tg.create_task(asyncio.to_thread(job))
-        elapsed = time.perf_counter_ns() - start
-        check(done == n, f"aside_join/asyncio: {done} of {n}")
-        return elapsed
-
-    def run(f):
-        return lambda n: asyncio.run(f(n))
-
-    return {
-        "spawn_join": run(spawn_join),
-        "spawn_hop_join": run(spawn_hop_join),
-        "cancel_sleeping": run(lambda n: asleep_then_cancel(n, False)),
-        "limit10": run(limit10),
-        "timers_start_cancel": run(lambda n: asleep_then_cancel(n, True)),
-        "aside_join": run(aside_join),
-    }
+    return structured_workloads("asyncio", lambda f, n: asyncio.run(f(n)), AsyncioGroup, asyncio.sleep,
+                                lambda: asyncio.sleep(0), asyncio.Semaphore, asyncio.to_thread)
 
 
-# --- Trio and AnyIO share the shape: a nursery / task group with a cancel scope -------------------
+# --- every peer: a nursery / task group with a cancel scope -----------------------------------------
 
 def structured_workloads(name, run, open_group, sleep, checkpoint, limiter, to_thread):
-    async def spawn_join(n):
-        done = 0
-
-        async def job():
-            nonlocal done
-            done += 1
-
+    async def spawn_all(n, job):
+        """n tasks of job in one group; the time from the first spawn until the join returns."""
         start = time.perf_counter_ns()
         async with open_group() as g:
             for _ in range(n):
                 g.start_soon(job)
-        elapsed = time.perf_counter_ns() - start
+        return time.perf_counter_ns() - start
+
+    async def spawn_join(n, hop):
+        done = 0
+
+        async def job():
+            nonlocal done
+            if hop:
+                await checkpoint()  # one loop turn
+            done += 1
+
+        elapsed = await spawn_all(n, job)
         check(done == n, f"spawn_join/{name}: {done} of {n}")
-        return elapsed
-
-    async def spawn_hop_join(n):
-        done = 0
-
-        async def job():
-            nonlocal done
-            await checkpoint()
-            done += 1
-
-        start = time.perf_counter_ns()
-        async with open_group() as g:
-            for _ in range(n):
-                g.start_soon(job)
-        elapsed = time.perf_counter_ns() - start
-        check(done == n, f"spawn_hop_join/{name}: {done} of {n}")
         return elapsed
 
     async def asleep_then_cancel(n, measure_spawn):
@@ -215,29 +124,21 @@ def structured_workloads(name, run, open_group, sleep, checkpoint, limiter, to_t
                 live -= 1
                 done += 1
 
-        start = time.perf_counter_ns()
-        async with open_group() as g:
-            for _ in range(n):
-                g.start_soon(job)
-        elapsed = time.perf_counter_ns() - start
+        elapsed = await spawn_all(n, job)
         check(done == n and peak == min(n, 10), f"limit10/{name}: {done} of {n}, peak {peak}")
         return elapsed
 
     async def aside_join(n):
         done = 0
 
-        def job():
+        def count():
             nonlocal done
-            done += 1
+            done += 1  # the GIL makes this safe enough for a count
 
-        async def one():
-            await to_thread(job)
+        async def job():
+            await to_thread(count)
 
-        start = time.perf_counter_ns()
-        async with open_group() as g:
-            for _ in range(n):
-                g.start_soon(one)
-        elapsed = time.perf_counter_ns() - start
+        elapsed = await spawn_all(n, job)
         check(done == n, f"aside_join/{name}: {done} of {n}")
         return elapsed
 
@@ -245,8 +146,8 @@ def structured_workloads(name, run, open_group, sleep, checkpoint, limiter, to_t
         return lambda n: run(f, n)
 
     return {
-        "spawn_join": wrap(spawn_join),
-        "spawn_hop_join": wrap(spawn_hop_join),
+        "spawn_join": wrap(lambda n: spawn_join(n, False)),
+        "spawn_hop_join": wrap(lambda n: spawn_join(n, True)),
         "cancel_sleeping": wrap(lambda n: asleep_then_cancel(n, False)),
         "limit10": wrap(limit10),
         "timers_start_cancel": wrap(lambda n: asleep_then_cancel(n, True)),
