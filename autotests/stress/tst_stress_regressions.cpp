@@ -9,7 +9,6 @@
 #include <QTest>
 
 #include <qcoro/qcorotask.h>
-#include <qcoro/qcorotimer.h>
 
 #include <optional>
 #include <thread>
@@ -54,16 +53,28 @@ private Q_SLOTS:
     //! function) that failed after its scope was destroyed dropped the error without a word.
     void errorOfWorkOrphanedByADestroyedScopeIsLogged()
     {
-        auto failLater = []() -> QCoro::Task<> {
-            co_await QCoro::sleepFor(5ms);
+        // The QCoro task waits on a gate the test opens after the scope is gone. (The awaiter
+        // holds a pointer: QCoro may copy awaiters.)
+        struct GateAwaiter
+        {
+            std::coroutine_handle<> *slot;
+            bool await_ready() const noexcept { return false; }
+            void await_suspend(std::coroutine_handle<> h) const noexcept { *slot = h; }
+            void await_resume() const noexcept {}
+        };
+        std::coroutine_handle<> gate;
+        auto failLater = [](std::coroutine_handle<> *slot) -> QCoro::Task<> {
+            co_await GateAwaiter { slot };
             throw std::runtime_error("orphaned failure");
         };
         auto *scope = new QAyo::Scope;
-        scope->asap(failLater()); // running already: the scope cannot interrupt it
+        scope->asap(failLater(&gate)); // running already: the scope cannot interrupt it
         QVERIFY(TestHelpers::spinUntil([scope] { return scope->runningCount() == 1; }));
         delete scope; // orphans it
+        QVERIFY(gate);
         QTest::ignoreMessage(QtWarningMsg,
                              QRegularExpression(QStringLiteral("failed after its scope was destroyed.*orphaned failure")));
+        gate.resume();
         QVERIFY(TestHelpers::spinUntil([] { return QAyo::Test::unfinishedTasks() == 0; }));
     }
 };
