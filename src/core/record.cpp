@@ -61,10 +61,19 @@ void TaskRecord::complete(std::exception_ptr failure) noexcept
     else
         settle(Outcome::Failed, std::move(failure));
 
-    if (scope)
+    if (scope) {
         scope->taskDone(this); // drops the scope's reference
-    else
-        deref(); // orphaned: the reference the dead scope left behind
+        return;
+    }
+    // Orphaned (its scope was destroyed while it ran on: aside work, an adopted QCoro task, a
+    // task suspended on a foreign awaitable). No join will see its error: say so, never drop it
+    // silently.
+    if (outcome == Outcome::Failed) {
+        qCWarning(lcScope).noquote() << "task" << displayName()
+                                     << "failed after its scope was destroyed (no join can report it):"
+                                     << describeException(error);
+    }
+    deref(); // the reference the dead scope left behind
 }
 
 void TaskRecord::settle(Outcome result, std::exception_ptr failure) noexcept

@@ -181,6 +181,7 @@ void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind)
         record->cancelRequested = true;
         record->settle(TaskRecord::Outcome::Cancelled);
         record->deref();
+        checkJoin(); // a spawn from another thread may have been all the join waited for
         return;
     }
     if (record->counted && options.limiter && !record->limiterTicket)

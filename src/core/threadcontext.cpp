@@ -341,20 +341,29 @@ namespace {
 std::mutex mailMutex;
 std::vector<std::pair<QObject *, ReadyNode *>> mailbox;
 
+//! Moves the nodes of the letters \a matches picks from the mailbox to \a taken, in order, in
+//! one pass (erasing letter by letter was quadratic: with a million aside jobs handing back
+//! while the loop was busy, the pool threads queued behind the mutex). Call with mailMutex held.
+template<typename Matches>
+void takeLetters(std::vector<ReadyNode *> &taken, Matches matches)
+{
+    std::vector<std::pair<QObject *, ReadyNode *>> kept;
+    for (const auto &letter : mailbox) {
+        if (matches(letter.first))
+            taken.push_back(letter.second);
+        else
+            kept.push_back(letter);
+    }
+    mailbox.swap(kept);
+}
+
 void deliverMail() noexcept
 {
     std::vector<ReadyNode *> mine;
     QThread *here = QThread::currentThread();
     {
         std::lock_guard lock(mailMutex);
-        for (auto it = mailbox.begin(); it != mailbox.end();) {
-            if (it->first->thread() == here) {
-                mine.push_back(it->second);
-                it = mailbox.erase(it);
-            } else {
-                ++it;
-            }
-        }
+        takeLetters(mine, [here](QObject *home) { return home->thread() == here; });
     }
     for (ReadyNode *node : mine)
         node->run(node);
@@ -380,14 +389,7 @@ void purgeMail(QObject *home, void (*dispose)(ReadyNode *) noexcept) noexcept
     std::vector<ReadyNode *> purged;
     {
         std::lock_guard lock(mailMutex);
-        for (auto it = mailbox.begin(); it != mailbox.end();) {
-            if (it->first == home) {
-                purged.push_back(it->second);
-                it = mailbox.erase(it);
-            } else {
-                ++it;
-            }
-        }
+        takeLetters(purged, [home](QObject *to) { return to == home; });
     }
     for (ReadyNode *node : purged)
         dispose(node);

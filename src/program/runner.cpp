@@ -100,6 +100,7 @@ public:
     bool loopClosedEmitted = false;
     int exitCode = 0;
     int receivedSignal = 0;
+    std::exception_ptr plainHookFailure; // the first error escaping a plain hook: exit code 1
 };
 
 void RunnerPrivate::emitHook(Runner::Hook kind)
@@ -135,8 +136,16 @@ void RunnerPrivate::emitHook(Runner::Hook kind)
     }
     const auto entries = hooks; // a hook may add or remove hooks
     for (const auto &entry : entries) {
-        if (entry->kind == kind && entry->enabled && entry->plain)
-            entry->plain(*root);
+        if (entry->kind == kind && entry->enabled && entry->plain) {
+            // Some hooks run outside any task (before the loop, inside a queued call, after the
+            // loop): an error must not escape through Qt's event loop or out of exec().
+            try {
+                entry->plain(*root);
+            } catch (...) {
+                if (!plainHookFailure)
+                    plainHookFailure = std::current_exception();
+            }
+        }
     }
 }
 
@@ -240,6 +249,8 @@ Task<> RunnerPrivate::drive()
 
 void RunnerPrivate::finishRun(std::exception_ptr failure, std::exception_ptr hookFailure)
 {
+    if (!hookFailure)
+        hookFailure = plainHookFailure;
     if (receivedSignal != 0) {
         exitCode = 128 + receivedSignal;
     } else if (failure) {
@@ -352,6 +363,12 @@ int Runner::execMain(int &argc, char **argv, detail::MainFunction main)
         d->onAboutToQuit();
     }
     d->emitHook(Hook::LoopClosed);
+    if (d->plainHookFailure && d->exitCode == 0) { // a loopClosed hook failed
+        std::fprintf(stderr, "QAyo: uncaught error in a hook: %s\n",
+                     qPrintable(detail::describeException(d->plainHookFailure)));
+        std::fflush(stderr);
+        d->exitCode = 1;
+    }
     d->detachFromApplication();
     d->running = false;
     ownedApp.reset();
