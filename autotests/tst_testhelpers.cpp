@@ -21,6 +21,15 @@ class TestHelpersTest : public QObject
 private Q_SLOTS:
     void cleanup() { QAYO_VERIFY_NO_TASKS_LEFT(); }
 
+    void describeNamesTheErrorAndToleratesNone()
+    {
+        QCOMPARE(QAyo::Test::describe(std::exception_ptr()), QStringLiteral("(no error)"));
+        QCOMPARE(QAyo::Test::describe(std::make_exception_ptr(std::runtime_error("boom"))),
+                 QStringLiteral("boom"));
+        QCOMPARE(QAyo::Test::describe(std::make_exception_ptr(QAyo::Cancelled())),
+                 QStringLiteral("QAyo::Cancelled"));
+    }
+
     void runReturnsTheValueOrRethrows()
     {
         auto answer = []() -> QAyo::Task<int> {

@@ -333,15 +333,15 @@ private Q_SLOTS:
 
         // The join: rethrows the error - or, supervising, does not throw.
         if (supervise) {
-            QVERIFY2(!joinError, qPrintable(messageOf(joinError)));
+            QVERIFY2(!joinError, qPrintable(QAyo::Test::describe(joinError)));
         } else {
             QVERIFY2(joinError, "the join did not rethrow the error");
-            QCOMPARE(messageOf(joinError), expected);
+            QCOMPARE(QAyo::Test::describe(joinError), expected);
         }
         // Kept exactly once, reported once.
         const QList<std::exception_ptr> errors = scope.errors();
         QCOMPARE(errors.size(), 1);
-        QCOMPARE(messageOf(errors.first()), expected);
+        QCOMPARE(QAyo::Test::describe(errors.first()), expected);
         QCOMPARE(failed.size(), 1);
         QVERIFY(failed.first().first().toString().contains(expected));
         // The error cancelled the sibling - unless supervising (then the test did, later).

@@ -62,7 +62,8 @@ inline int unfinishedTasks() noexcept
 //! Waits up to \a grace for every task to end; returns the number still unfinished.
 QAYO_TEST_EXPORT int waitForNoTasks(std::chrono::milliseconds grace = std::chrono::seconds(2));
 
-//! The message of an exception escaping a test's task, for a test failure.
+//! The message of an exception escaping a test's task, for a test failure ("(no error)" for a
+//! null \a error).
 QAYO_TEST_EXPORT QString describe(std::exception_ptr error);
 
 } // namespace QAyo::Test

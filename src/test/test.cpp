@@ -74,6 +74,8 @@ int waitForNoTasks(std::chrono::milliseconds grace)
 
 QString describe(std::exception_ptr error)
 {
+    if (!error)
+        return QStringLiteral("(no error)");
     try {
         std::rethrow_exception(error);
     } catch (const QAyo::Error &e) {
