@@ -31,19 +31,7 @@ using namespace TestHelpers;
 namespace {
 
 //! How many jobs run right now and the most that ever ran at once (any thread).
-struct Concurrency
-{
-    std::atomic<int> now { 0 };
-    std::atomic<int> peak { 0 };
-
-    void enter()
-    {
-        const int n = ++now;
-        int seen = peak.load();
-        while (n > seen && !peak.compare_exchange_weak(seen, n)) { }
-    }
-    void leave() { --now; }
-};
+using Concurrency = PeakCounter;
 
 //! Blocks the calling (pool) thread until \a stop is requested or \a limit passes; returns
 //! whether stop was requested. The limit only keeps a failing test from hanging.
