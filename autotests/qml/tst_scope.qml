@@ -264,6 +264,18 @@ TestCase {
         verify(calledAt.getTime() >= due.getTime() - 5, "not before its time (give or take rounding)")
     }
 
+    function test_scheduledThatDoesNotHoldExitEndsWithTheJoin() {
+        const scope = makeScope()
+        const scheduled = scope.after(100000, () => {}).dontHoldExit()
+        verify(scheduled.active)
+        const activeSpy = spy(scheduled, "activeChanged")
+        const finished = spy(scope, "finished")
+        scope.join()
+        tryCompare(finished, "count", 1)
+        verify(!scheduled.active)
+        compare(activeSpy.count, 1, "a binding to active sees the schedule end")
+    }
+
     function test_scheduledPromiseIsTracked() {
         const scope = makeScope()
         let resolvePromise
