@@ -310,6 +310,10 @@ TestCase {
             [() => scope.after(10, "text"), /TypeError: Scope.after: the callback must be a function/],
             [() => scope.after(-1, () => {}), /RangeError: after: delay must not be negative, got -1 ms/],
             [() => scope.every(0, () => {}), /RangeError: every: interval must be positive, got 0 ms/],
+            [() => scope.after("soon", () => {}), /RangeError: Scope.after: delay must be a number of milliseconds up to 2147483647, got NaN/],
+            [() => scope.after(undefined, () => {}), /RangeError: Scope.after: delay must be a number of milliseconds/],
+            [() => scope.every(3e9, () => {}), /RangeError: Scope.every: interval must be a number of milliseconds up to 2147483647, got 3e\+09/],
+            [() => scope.every(Infinity, () => {}), /RangeError: Scope.every: interval must be a number of milliseconds/],
             [() => scope.at(new Date(NaN), () => {}), /RangeError: at: the QDateTime 'when' is invalid/],
         ]
         for (const [call, pattern] of expectations) {
@@ -322,6 +326,15 @@ TestCase {
             verify(pattern.test(message), message)
         }
         compare(scope.active, false, "nothing was spawned")
+    }
+
+    function test_longestDelay() {
+        const scope = makeScope()
+        const scheduled = scope.after(2147483647, () => {}) // 24.8 days, the longest
+        verify(scheduled.active)
+        verify(scope.active)
+        scheduled.unschedule()
+        tryCompare(scope, "active", false)
     }
 
     function test_joinClosesTheScope() {
