@@ -380,6 +380,24 @@ TestCase {
         tryVerify(() => ran)
     }
 
+    Component {
+        id: finishHandlerComponent
+        Scope {
+            property int finishedSignals: 0
+            onFinished: ++finishedSignals
+        }
+    }
+
+    // docs/qml.md: `finished` is a property and a signal; JavaScript sees the property.
+    function test_finishedIsAPropertyAndASignal() {
+        const scope = createTemporaryObject(finishHandlerComponent, testCase)
+        compare(scope.finished, false)
+        scope.join()
+        tryCompare(scope, "finishedSignals", 1)
+        compare(scope.finished, true)
+        compare(typeof scope.finished, "boolean")
+    }
+
     function test_timeoutCancelsAndReportsTimedOut() {
         const scope = makeScope({ timeout: 30 })
         const timedOutSpy = spy(scope, "timedOutChanged")
