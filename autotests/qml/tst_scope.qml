@@ -106,6 +106,31 @@ TestCase {
         verify(!scope.cancelled)
     }
 
+    Component {
+        id: resultObjectComponent
+        QtObject { property int answer: 42 }
+    }
+
+    // An object a callback returns is owned by JavaScript: the results must keep it alive (a
+    // raw QObject pointer in them would dangle once the garbage collector deleted it).
+    function test_objectResultsStayAlive() {
+        const scope = makeScope()
+        let resolvePromise
+        scope.asap(() => resultObjectComponent.createObject(null))
+        scope.asap(() => new Promise(resolve => { resolvePromise = resolve }))
+        tryVerify(() => resolvePromise !== undefined)
+        resolvePromise([resultObjectComponent.createObject(null)])
+        tryCompare(scope, "active", false)
+        for (let i = 0; i < 3; ++i) {
+            gc()
+            wait(0) // deferred deletes
+        }
+        compare(scope.results.length, 2)
+        verify(scope.results[0] !== null, "the object was collected under the results")
+        compare(scope.results[0].answer, 42)
+        compare(scope.results[1][0].answer, 42)
+    }
+
     function test_maxConcurrencyLimitsPromises() {
         const scope = makeScope({ maxConcurrency: 1 })
         const resolvers = []
