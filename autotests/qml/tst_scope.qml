@@ -397,6 +397,19 @@ TestCase {
         compare(joined, false)
     }
 
+    function test_joinOfATimedOutScope() {
+        for (const throwing of [false, true]) {
+            const scope = makeScope({ timeout: 20, timeoutThrows: throwing })
+            let joined = false
+            scope.asap(() => new Promise(() => {}))
+            scope.join().then(() => { joined = true })
+            tryCompare(scope, "finished", true)
+            drain()
+            verify(scope.timedOut)
+            compare(joined, !throwing, "timeoutThrows: " + throwing)
+        }
+    }
+
     // Lets every wake-up queued so far run: a callback asap'd now runs after them (FIFO).
     function drain() {
         const marker = makeScope()

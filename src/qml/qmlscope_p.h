@@ -29,7 +29,7 @@ class QmlScope : public QAyo::Scope
     //! Milliseconds from the scope's start (its first task) until everything is cancelled;
     //! 0 = no timeout. Fixed once the scope started (changing it then is a warning).
     Q_PROPERTY(int timeout READ timeoutMs WRITE setTimeoutMs NOTIFY timeoutChanged)
-    //! With a timeout, make a join fail with TimeoutError (only a C++ join sees the difference).
+    //! With a timeout, make a join fail with TimeoutError (join().then(f) then does not call f).
     Q_PROPERTY(bool timeoutThrows READ timeoutThrows WRITE setTimeoutThrowsFromQml NOTIFY timeoutThrowsChanged)
     //! Supervisor mode: a failing task does not cancel the others.
     Q_PROPERTY(bool supervise READ isSupervising WRITE setSuperviseFromQml NOTIFY superviseChanged)
