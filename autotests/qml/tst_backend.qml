@@ -136,6 +136,20 @@ TestCase {
         compare(Backend.running, 0)
     }
 
+    function test_closedScopeThrows() {
+        const scope = makeScope({ name: "done" })
+        scope.join()
+        tryCompare(scope, "finished", true)
+        let message = "no exception"
+        try {
+            Backend.echo("x", 10, scope)
+        } catch (e) {
+            message = String(e)
+        }
+        compare(message, "Error: asap: scope done has finished (it was joined)")
+        compare(Backend.running, 0)
+    }
+
     property int scopesDestroyed: 0
 
     Component {

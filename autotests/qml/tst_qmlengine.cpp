@@ -114,6 +114,22 @@ private Q_SLOTS:
                  QStringList(QStringLiteral("Scope.asap callback: the QML engine went away before its Promise settled")));
     }
 
+    //! JavaScript objects in the results (kept as JavaScript values) outlive their engine safely.
+    void objectResultsOutliveTheEngine()
+    {
+        auto engine = makeEngine();
+        auto scope = makeScope(*engine, "Component.onCompleted: { asap(() => ({ answer: 42 })); "
+                                        "asap(() => Qt.createQmlObject('import QtQml; QtObject {}', this)) }");
+        QVERIFY(scope);
+        QTRY_VERIFY(!scope->isActive());
+        QCOMPARE(scope->results().size(), 2);
+        QCOMPARE(scope->results().at(0).value<QJSValue>().property(QStringLiteral("answer")).toInt(), 42);
+        QVERIFY(scope->results().at(1).value<QJSValue>().isQObject());
+        engine.reset();
+        QCOMPARE(scope->results().size(), 2);
+        scope.reset(); // the JavaScript values die after their engine
+    }
+
     //! A callback whose engine is gone by the time it is due fails cleanly.
     void callbackDueAfterTheEngineIsGone()
     {

@@ -106,6 +106,31 @@ TestCase {
         verify(!scope.cancelled)
     }
 
+    Component {
+        id: resultObjectComponent
+        QtObject { property int answer: 42 }
+    }
+
+    // An object a callback returns is owned by JavaScript: the results must keep it alive (a
+    // raw QObject pointer in them would dangle once the garbage collector deleted it).
+    function test_objectResultsStayAlive() {
+        const scope = makeScope()
+        let resolvePromise
+        scope.asap(() => resultObjectComponent.createObject(null))
+        scope.asap(() => new Promise(resolve => { resolvePromise = resolve }))
+        tryVerify(() => resolvePromise !== undefined)
+        resolvePromise([resultObjectComponent.createObject(null)])
+        tryCompare(scope, "active", false)
+        for (let i = 0; i < 3; ++i) {
+            gc()
+            wait(0) // deferred deletes
+        }
+        compare(scope.results.length, 2)
+        verify(scope.results[0] !== null, "the object was collected under the results")
+        compare(scope.results[0].answer, 42)
+        compare(scope.results[1][0].answer, 42)
+    }
+
     function test_maxConcurrencyLimitsPromises() {
         const scope = makeScope({ maxConcurrency: 1 })
         const resolvers = []
@@ -264,6 +289,18 @@ TestCase {
         verify(calledAt.getTime() >= due.getTime() - 5, "not before its time (give or take rounding)")
     }
 
+    function test_scheduledThatDoesNotHoldExitEndsWithTheJoin() {
+        const scope = makeScope()
+        const scheduled = scope.after(100000, () => {}).dontHoldExit()
+        verify(scheduled.active)
+        const activeSpy = spy(scheduled, "activeChanged")
+        const finished = spy(scope, "finished")
+        scope.join()
+        tryCompare(finished, "count", 1)
+        verify(!scheduled.active)
+        compare(activeSpy.count, 1, "a binding to active sees the schedule end")
+    }
+
     function test_scheduledPromiseIsTracked() {
         const scope = makeScope()
         let resolvePromise
@@ -298,6 +335,10 @@ TestCase {
             [() => scope.after(10, "text"), /TypeError: Scope.after: the callback must be a function/],
             [() => scope.after(-1, () => {}), /RangeError: after: delay must not be negative, got -1 ms/],
             [() => scope.every(0, () => {}), /RangeError: every: interval must be positive, got 0 ms/],
+            [() => scope.after("soon", () => {}), /RangeError: Scope.after: delay must be a number of milliseconds up to 2147483647, got NaN/],
+            [() => scope.after(undefined, () => {}), /RangeError: Scope.after: delay must be a number of milliseconds/],
+            [() => scope.every(3e9, () => {}), /RangeError: Scope.every: interval must be a number of milliseconds up to 2147483647, got 3e\+09/],
+            [() => scope.every(Infinity, () => {}), /RangeError: Scope.every: interval must be a number of milliseconds/],
             [() => scope.at(new Date(NaN), () => {}), /RangeError: at: the QDateTime 'when' is invalid/],
         ]
         for (const [call, pattern] of expectations) {
@@ -310,6 +351,15 @@ TestCase {
             verify(pattern.test(message), message)
         }
         compare(scope.active, false, "nothing was spawned")
+    }
+
+    function test_longestDelay() {
+        const scope = makeScope()
+        const scheduled = scope.after(2147483647, () => {}) // 24.8 days, the longest
+        verify(scheduled.active)
+        verify(scope.active)
+        scheduled.unschedule()
+        tryCompare(scope, "active", false)
     }
 
     function test_joinClosesTheScope() {
@@ -347,12 +397,43 @@ TestCase {
         compare(joined, false)
     }
 
+    function test_joinOfATimedOutScope() {
+        for (const throwing of [false, true]) {
+            const scope = makeScope({ timeout: 20, timeoutThrows: throwing })
+            let joined = false
+            scope.asap(() => new Promise(() => {}))
+            scope.join().then(() => { joined = true })
+            tryCompare(scope, "finished", true)
+            drain()
+            verify(scope.timedOut)
+            compare(joined, !throwing, "timeoutThrows: " + throwing)
+        }
+    }
+
     // Lets every wake-up queued so far run: a callback asap'd now runs after them (FIFO).
     function drain() {
         const marker = makeScope()
         let ran = false
         marker.asap(() => { ran = true })
         tryVerify(() => ran)
+    }
+
+    Component {
+        id: finishHandlerComponent
+        Scope {
+            property int finishedSignals: 0
+            onFinished: ++finishedSignals
+        }
+    }
+
+    // docs/qml.md: `finished` is a property and a signal; JavaScript sees the property.
+    function test_finishedIsAPropertyAndASignal() {
+        const scope = createTemporaryObject(finishHandlerComponent, testCase)
+        compare(scope.finished, false)
+        scope.join()
+        tryCompare(scope, "finishedSignals", 1)
+        compare(scope.finished, true)
+        compare(typeof scope.finished, "boolean")
     }
 
     function test_timeoutCancelsAndReportsTimedOut() {

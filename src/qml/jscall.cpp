@@ -57,6 +57,18 @@ const QString helperSource = QStringLiteral(R"JS(({
     }
 }))JS");
 
+//! What a callback (or its Promise) yields, for the scope's results. Objects, arrays and
+//! functions stay JavaScript values: the reference keeps them alive and QML reads back the same
+//! value. toVariant() would hold a QObject the engine owns as a raw pointer, which dangles once
+//! the garbage collector deletes it. Primitives, dates and regular expressions become plain
+//! QVariants (undefined an invalid one: no result).
+QVariant resultOf(const QJSValue &value)
+{
+    if (value.isObject() && !value.isDate() && !value.isRegExp())
+        return QVariant::fromValue(value);
+    return value.toVariant();
+}
+
 } // namespace
 
 Task<QVariant> runCallback(QPointer<QJSEngine> engine, QJSValue callback, QString what,
@@ -73,7 +85,7 @@ Task<QVariant> runCallback(QPointer<QJSEngine> engine, QJSValue callback, QStrin
         throw JavaScriptError(QStringLiteral("%1 threw %2").arg(what, outcome.property(QStringLiteral("error")).toString()));
     QJSValue value = outcome.property(QStringLiteral("value"));
     if (!outcome.property(QStringLiteral("thenable")).toBool())
-        co_return value.toVariant();
+        co_return resultOf(value);
 
     // The engine owns the watch (it is collected with the Promise); the frame keeps both alive
     // through these two QJSValues while it waits.
@@ -90,7 +102,7 @@ Task<QVariant> runCallback(QPointer<QJSEngine> engine, QJSValue callback, QStrin
         throw JavaScriptError(QStringLiteral("%1: the QML engine went away before its Promise settled").arg(what));
     if (watch->isRejected())
         throw JavaScriptError(QStringLiteral("%1: its Promise was rejected with %2").arg(what, watch->reason()));
-    co_return watch->value().toVariant();
+    co_return resultOf(watch->value());
 }
 
 } // namespace QAyo::Qml::detail

@@ -9,6 +9,7 @@ QmlScheduled::QmlScheduled(Scheduled handle, QAyo::Scope *scope)
     : m_handle(std::move(handle)), m_lastActive(m_handle.isActive())
 {
     connect(scope, &QAyo::Scope::cancelledChanged, this, &QmlScheduled::refresh);
+    connect(scope, &QAyo::Scope::finished, this, &QmlScheduled::refresh); // ends dontHoldExit() ones
     connect(scope, &QObject::destroyed, this, &QmlScheduled::refresh);
 }
 

@@ -39,7 +39,7 @@ public:
     Q_INVOKABLE QAyo::Qml::detail::QmlScheduled *dontHoldExit();
 
     //! Re-reads the state and notifies activeChanged if it changed (called on every event that
-    //! may end the schedule: a call started, the scope cancelled or destroyed).
+    //! may end the schedule: a call started, the scope cancelled, finished or destroyed).
     void refresh();
 
 Q_SIGNALS:

@@ -9,6 +9,7 @@
 
 #include <QQmlInfo>
 
+#include <cmath>
 #include <memory>
 
 namespace QAyo::Qml::detail {
@@ -89,14 +90,30 @@ QmlScheduled *QmlScope::schedule(const char *operation, const QJSValue &callback
     return nullptr;
 }
 
-QmlScheduled *QmlScope::after(int ms, const QJSValue &callback)
+bool QmlScope::checkMilliseconds(const char *operation, const char *argument, double ms)
 {
-    return schedule("after", callback, [&](auto call) { return Scope::after(milliseconds(ms), std::move(call)); });
+    // JavaScript hands over anything: "soon" and undefined arrive as NaN, 3e9 would wrap as an int.
+    if (std::isfinite(ms) && std::abs(ms) <= maxMilliseconds)
+        return true;
+    throwToJs(QJSValue::RangeError, QStringLiteral("Scope.%1: %2 must be a number of milliseconds up to %3, got %4")
+                                        .arg(QLatin1String(operation), QLatin1String(argument))
+                                        .arg(qint64(maxMilliseconds))
+                                        .arg(std::isnan(ms) ? QStringLiteral("NaN") : QString::number(ms)));
+    return false;
 }
 
-QmlScheduled *QmlScope::every(int ms, const QJSValue &callback)
+QmlScheduled *QmlScope::after(double ms, const QJSValue &callback)
 {
-    return schedule("every", callback, [&](auto call) { return Scope::every(milliseconds(ms), std::move(call)); });
+    if (!checkMilliseconds("after", "delay", ms))
+        return nullptr;
+    return schedule("after", callback, [&](auto call) { return Scope::after(milliseconds(qint64(ms)), std::move(call)); });
+}
+
+QmlScheduled *QmlScope::every(double ms, const QJSValue &callback)
+{
+    if (!checkMilliseconds("every", "interval", ms))
+        return nullptr;
+    return schedule("every", callback, [&](auto call) { return Scope::every(milliseconds(qint64(ms)), std::move(call)); });
 }
 
 QmlScheduled *QmlScope::at(const QDateTime &when, const QJSValue &callback)

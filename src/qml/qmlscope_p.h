@@ -29,7 +29,7 @@ class QmlScope : public QAyo::Scope
     //! Milliseconds from the scope's start (its first task) until everything is cancelled;
     //! 0 = no timeout. Fixed once the scope started (changing it then is a warning).
     Q_PROPERTY(int timeout READ timeoutMs WRITE setTimeoutMs NOTIFY timeoutChanged)
-    //! With a timeout, make a join fail with TimeoutError (only a C++ join sees the difference).
+    //! With a timeout, make a join fail with TimeoutError (join().then(f) then does not call f).
     Q_PROPERTY(bool timeoutThrows READ timeoutThrows WRITE setTimeoutThrowsFromQml NOTIFY timeoutThrowsChanged)
     //! Supervisor mode: a failing task does not cancel the others.
     Q_PROPERTY(bool supervise READ isSupervising WRITE setSuperviseFromQml NOTIFY superviseChanged)
@@ -46,9 +46,11 @@ public:
     //! exception thrown by the callback, is the task's error.
     Q_INVOKABLE void asap(const QJSValue &callback);
     //! Calls \a callback once, \a ms from now (as a task; a returned Promise is tracked).
-    Q_INVOKABLE QAyo::Qml::detail::QmlScheduled *after(int ms, const QJSValue &callback);
+    //! \a ms is a double so that NaN (a string, undefined) and values beyond the int range are
+    //! a RangeError instead of 0 or a wrapped int; fractions are truncated.
+    Q_INVOKABLE QAyo::Qml::detail::QmlScheduled *after(double ms, const QJSValue &callback);
     //! Calls \a callback every \a ms milliseconds, drift-free, never overlapping itself.
-    Q_INVOKABLE QAyo::Qml::detail::QmlScheduled *every(int ms, const QJSValue &callback);
+    Q_INVOKABLE QAyo::Qml::detail::QmlScheduled *every(double ms, const QJSValue &callback);
     //! Calls \a callback once at the wall-clock time \a when (a JavaScript Date).
     Q_INVOKABLE QAyo::Qml::detail::QmlScheduled *at(const QDateTime &when, const QJSValue &callback);
     //! Closes the scope once every task has ended (then finished() is emitted, and spawning
@@ -72,6 +74,12 @@ private:
     //! Throws \a message as a JavaScript error to the calling expression (a TypeError for a bad
     //! argument type, a RangeError for a bad value, an Error otherwise).
     void throwToJs(QJSValue::ErrorType type, const QString &message);
+    //! Largest delay or interval after() and every() take: INT_MAX ms (24.8 days), the range
+    //! of the QTimer behind the real clock (a longer one would never fire).
+    static constexpr double maxMilliseconds = 2147483647.0;
+    //! \a ms is finite and at most maxMilliseconds either way; throws a RangeError naming
+    //! \a argument of \a operation to JavaScript and returns false otherwise.
+    bool checkMilliseconds(const char *operation, const char *argument, double ms);
     //! \a callback is callable; throws a TypeError to JavaScript and returns false otherwise.
     bool checkCallable(const char *operation, const QJSValue &callback);
     //! A task failed: QML code that handles taskFailed has seen it; otherwise it is a warning,
