@@ -13,6 +13,7 @@
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QElapsedTimer>
+#include <QRegularExpression>
 #include <QTest>
 #include <QThread>
 
@@ -905,6 +906,24 @@ private Q_SLOTS:
     }
 
     // --- the real clock (the only test that takes real time) -------------------------------
+
+    void deadlinesBeyondQTimersRangeStillArmTheRealClock()
+    {
+        // QTimer takes an int of milliseconds: a 30-day sleep must not overflow it (Qt would
+        // warn about a negative interval and never start the timer, so nothing would wake).
+        QTest::failOnWarning(QRegularExpression(QStringLiteral("negative interval")));
+        bool shortOneWoke = false;
+        auto body = [&]() -> QAyo::Task<> {
+            QAyo::Scope scope;
+            scope << [&]() -> QAyo::Task<> { co_await QAyo::sleep(std::chrono::days(30)); }();
+            co_await QAyo::sleep(10ms); // armed after the far one: the clock must still wake
+            shortOneWoke = true;
+            scope.cancel();
+            co_await scope;
+        };
+        QAYO_TEST_RUN(body());
+        QVERIFY(shortOneWoke);
+    }
 
     void everyTenMillisecondsOnTheRealClockFires45To55TimesInHalfASecondWithoutDrift()
     {

@@ -4,6 +4,7 @@
 
 #include <QCoreApplication>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -219,9 +220,14 @@ void RealClock::wakeUpAt(TimePoint due)
     }
     if (m_timer.isActive() && m_armedFor <= due)
         return; // an earlier (or equal) wake-up is armed already
-    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(due - now());
-    m_armedFor = due;
-    m_timer.start(std::max(wait, std::chrono::milliseconds(0)));
+    // QTimer takes an int of milliseconds (24.8 days at most): a farther deadline wakes the clock
+    // after a day, finds nothing due and re-arms for what is left.
+    constexpr std::chrono::milliseconds longestWait = std::chrono::hours(24);
+    const TimePoint current = now();
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(due - current);
+    const auto armed = std::clamp(wait, std::chrono::milliseconds(0), longestWait);
+    m_armedFor = armed == wait ? due : current + armed;
+    m_timer.start(armed);
 }
 
 } // namespace QAyo::detail
