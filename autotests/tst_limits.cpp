@@ -667,6 +667,66 @@ private Q_SLOTS:
         QVERIFY2(caught.contains(QStringLiteral("cancelled")), qPrintable(caught));
     }
 
+    // Regression: a start task dropped before it ran (its scope cancelled, or queued behind
+    // maxConcurrency when the cancel came) never reached bodyEnded(): the caller hung.
+    void startIntoACancelledScopeReportsIt()
+    {
+        QString caught;
+        QAyo::Scope servers;
+        servers.cancel();
+        QAyo::Scope callers;
+        auto handle = callers.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await servers.start([](QAyo::Started<int>) -> QAyo::Task<> { co_await QAyo::sleep(1h); });
+            } catch (const QAyo::TaskCancelledError &e) {
+                caught = e.message();
+            }
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(handle.isFinished(), 5000);
+        QVERIFY2(caught.contains(QStringLiteral("cancelled")), qPrintable(caught));
+    }
+
+    void startQueuedBehindMaxConcurrencyReportsItsDrop()
+    {
+        QString caught;
+        bool busyCancelled = false;
+        QAyo::Scope servers({.maxConcurrency = 1});
+        servers << sleepForever(&busyCancelled);
+        QAyo::Scope callers;
+        auto handle = callers.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await servers.start([](QAyo::Started<int>) -> QAyo::Task<> { co_await QAyo::sleep(1h); });
+            } catch (const QAyo::TaskCancelledError &e) {
+                caught = e.message();
+            }
+        });
+        QTRY_VERIFY(servers.runningCount() == 1 && servers.pendingCount() == 1); // start() is queued
+        servers.cancel();
+        QTRY_VERIFY_WITH_TIMEOUT(handle.isFinished(), 5000);
+        QVERIFY2(caught.contains(QStringLiteral("cancelled")), qPrintable(caught));
+        QTRY_VERIFY(busyCancelled);
+    }
+
+    // Regression: destroying the scope destroyed the start task's frame without telling the
+    // caller, which waited forever.
+    void startIntoAScopeDestroyedBeforeStartedReportsIt()
+    {
+        QString caught;
+        auto servers = std::make_unique<QAyo::Scope>();
+        QAyo::Scope callers;
+        auto handle = callers.asap([&, s = servers.get()]() -> QAyo::Task<> {
+            try {
+                co_await s->start([](QAyo::Started<int>) -> QAyo::Task<> { co_await QAyo::sleep(1h); });
+            } catch (const QAyo::TaskCancelledError &e) {
+                caught = e.message();
+            }
+        });
+        QTRY_COMPARE(servers->runningCount(), 1);
+        servers.reset();
+        QTRY_VERIFY_WITH_TIMEOUT(handle.isFinished(), 5000);
+        QVERIFY2(caught.contains(QStringLiteral("cancelled")), qPrintable(caught));
+    }
+
     void startIntoAClosedScopeThrows()
     {
         QAyo::Scope scope;

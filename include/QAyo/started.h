@@ -27,11 +27,15 @@ namespace detail {
 class StartWaiter;
 
 //! The state a start() call and its task share (one per start; the scope's thread only).
-class QAYO_CORE_EXPORT StartState
+//! Waits for the task's record too: a task that ends without running its body to the end
+//! (dropped before it started, or its frame destroyed with its scope) still resolves the start.
+class QAYO_CORE_EXPORT StartState : public CompletionWaiter
 {
 public:
     StartState();
     virtual ~StartState();
+    StartState(const StartState &) = delete;
+    StartState &operator=(const StartState &) = delete;
 
     //! Throws InvalidStateError if started() was called before (or from another thread).
     void checkCanStart() const;
@@ -44,6 +48,9 @@ public:
     //! The caller stopped waiting (cancelled, destroyed, or never awaited): cancels the task if it
     //! has not called started() yet.
     void abandon() noexcept;
+    //! The task's record settled: if the start is still unresolved, the task was dropped or
+    //! destroyed before its body ended, and start() throws TaskCancelledError.
+    void recordCompleted() noexcept override;
 
     bool isResolved() const noexcept { return m_phase == Phase::Started || m_phase == Phase::Failed; }
     bool isStarted() const noexcept { return m_phase == Phase::Started; }

@@ -21,12 +21,15 @@ void StartState::setTask(TaskRecord *record) noexcept
     dropTask();
     record->ref();
     m_task = record;
+    record->addWaiter(this);
 }
 
 void StartState::dropTask() noexcept
 {
-    if (TaskRecord *task = std::exchange(m_task, nullptr))
-        task->deref();
+    if (TaskRecord *task = std::exchange(m_task, nullptr)) {
+        task->removeWaiter(this);
+        task->deref(); // inside settle() (recordCompleted) the caller of settle() holds another
+    }
 }
 
 void StartState::checkCanStart() const
@@ -97,8 +100,21 @@ void StartState::abandon() noexcept
     if (m_phase != Phase::Starting)
         return;
     m_phase = Phase::Abandoned;
-    if (TaskRecord *task = std::exchange(m_task, nullptr))
+    if (TaskRecord *task = std::exchange(m_task, nullptr)) {
+        task->removeWaiter(this);
         postReady(new CancelLetter(task)); // takes over the reference
+    }
+}
+
+void StartState::recordCompleted() noexcept
+{
+    if (m_phase != Phase::Starting)
+        return;
+    // Dropped before it ran (its scope was cancelled or destroyed) or its frame destroyed with
+    // its scope: bodyEnded() never ran, so the caller learns it here.
+    m_error = std::make_exception_ptr(
+        TaskCancelledError(QStringLiteral("start: the task was cancelled before it called started()")));
+    resolve(Phase::Failed);
 }
 
 void StartState::throwIfFailed() const
