@@ -610,6 +610,35 @@ private Q_SLOTS:
         QVERIFY2(second.contains(QStringLiteral("second time")), qPrintable(second));
     }
 
+    // Regression: started() on a copy of the handle after the start had already failed (the
+    // task ended without calling it) was a silent no-op.
+    void startedAfterTheStartFailedThrows()
+    {
+        std::optional<QAyo::Started<int>> kept;
+        QString late;
+        bool startErrorSeen = false;
+        auto body = [&]() -> QAyo::Task<> {
+            QAyo::Scope scope;
+            try {
+                co_await scope.start([&](QAyo::Started<int> started) -> QAyo::Task<> {
+                    kept.emplace(started);
+                    co_return;
+                });
+            } catch (const QAyo::StartError &) {
+                startErrorSeen = true;
+            }
+            try {
+                kept->started(1);
+            } catch (const QAyo::InvalidStateError &e) {
+                late = e.message();
+            }
+            co_await scope;
+        };
+        QAYO_TEST_RUN(body());
+        QVERIFY(startErrorSeen);
+        QVERIFY2(late.contains(QStringLiteral("ended")), qPrintable(late));
+    }
+
     void errorAfterStartedIsTheScopesError()
     {
         QString joinError;

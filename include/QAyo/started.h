@@ -37,7 +37,8 @@ public:
     StartState(const StartState &) = delete;
     StartState &operator=(const StartState &) = delete;
 
-    //! Throws InvalidStateError if started() was called before (or from another thread).
+    //! Throws InvalidStateError if started() was called before, after the start ended without
+    //! it (failed, cancelled, finished), or from another thread.
     void checkCanStart() const;
     //! The task called started(): resumes the caller.
     void markStarted() noexcept;
@@ -227,15 +228,15 @@ struct DeduceStartedType
  * \endcode
  *
  * A small handle to shared state: take it by value (recommended) or by reference; copies refer
- * to the same handshake. Use it on the scope's thread. started() a second time throws
- * InvalidStateError.
+ * to the same handshake. Use it on the scope's thread. started() a second time, or after the
+ * start ended without it, throws InvalidStateError.
  */
 template<typename T>
 class Started
 {
 public:
     //! Reports the task ready with \a value; the caller of start() resumes with it. Throws
-    //! InvalidStateError if started() was called before.
+    //! InvalidStateError if started() was called before or the start has ended without it.
     template<typename U = T>
         requires(!std::is_void_v<T> && std::is_constructible_v<T, U &&>)
     void started(U &&value) const
@@ -244,7 +245,8 @@ public:
         m_state->value.emplace(std::forward<U>(value));
         m_state->markStarted();
     }
-    //! Reports the task ready (Started<void>). Throws InvalidStateError if called before.
+    //! Reports the task ready (Started<void>). Throws InvalidStateError if called before or
+    //! the start has ended without it.
     void started() const
         requires std::is_void_v<T>
     {

@@ -38,6 +38,9 @@ void StartState::checkCanStart() const
         throw InvalidStateError(QStringLiteral("Started::started(): called from another thread than the scope's"));
     if (m_phase == Phase::Started)
         throw InvalidStateError(QStringLiteral("Started::started(): called a second time"));
+    if (m_phase == Phase::Failed)
+        throw InvalidStateError(QStringLiteral(
+            "Started::started(): the start has ended already (the task failed, was cancelled or finished first)"));
 }
 
 void StartState::resolve(Phase phase) noexcept
