@@ -677,6 +677,52 @@ private Q_SLOTS:
         QVERIFY(servers.errors().isEmpty());
     }
 
+    // Regression: an error of the task before started(), arriving while the caller was being
+    // cancelled, was dropped: the caller threw Cancelled, and the error was not the scope's
+    // either. Errors beat cancellation (as for joins): the caller rethrows it.
+    void earlyErrorIsNotLostWhenTheCallerIsCancelledMeanwhile()
+    {
+        QString caught;
+        bool sawCancelled = false;
+        QAyo::Scope servers;
+        QAyo::Scope callers;
+        QAyo::Handle<void> caller;
+        caller = callers.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await servers.start([&](QAyo::Started<int>) -> QAyo::Task<> {
+                    co_await QAyo::sleep(1ms);
+                    caller.cancel(); // the caller is cancelled...
+                    throw std::runtime_error("bind failed"); // ...as the task fails
+                });
+            } catch (const std::runtime_error &e) {
+                caught = QString::fromUtf8(e.what());
+            } catch (const QAyo::Cancelled &) {
+                sawCancelled = true;
+                throw;
+            }
+        });
+        QTRY_VERIFY(caller.isFinished());
+        QTRY_VERIFY(!servers.isActive());
+        QVERIFY(!sawCancelled);
+        QCOMPARE(caught, QStringLiteral("bind failed"));
+    }
+
+    void cancellingTheScopeOfCallerAndStartingTaskIsNoError()
+    {
+        bool serverCancelled = false;
+        auto body = [&]() -> QAyo::Task<> {
+            QAyo::Scope scope;
+            scope.asap([&]() -> QAyo::Task<> {
+                co_await scope.start([&](QAyo::Started<int>) -> QAyo::Task<> { co_await sleepForever(&serverCancelled); });
+            });
+            co_await QAyo::sleep(5ms);
+            scope.cancel();
+            co_await scope; // neither Cancelled nor TaskCancelledError is an error here
+        };
+        QAYO_TEST_RUN(body());
+        QVERIFY(serverCancelled);
+    }
+
     void startedTaskCancelledByItsScopeReportsIt()
     {
         QString caught;

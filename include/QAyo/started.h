@@ -57,6 +57,9 @@ public:
     bool isStarted() const noexcept { return m_phase == Phase::Started; }
     //! Rethrows what start() must throw instead of returning (error before started(), none).
     void throwIfFailed() const;
+    //! Rethrows the task's own error before started(), if that is how the start ended (not a
+    //! cancellation or a missing started()): a cancelled caller still gets it.
+    void rethrowTaskError() const;
 
     //! The task (to cancel it while it has not started); set by Scope::start().
     void setTask(TaskRecord *record) noexcept;
@@ -68,6 +71,7 @@ private:
     void resolve(Phase phase) noexcept;
 
     Phase m_phase = Phase::Starting;
+    bool m_taskError = false; // m_error is the task's own exception
     std::exception_ptr m_error;
     StartWaiter *m_waiter = nullptr;
     TaskRecord *m_task = nullptr; // referenced until resolved or abandoned
@@ -134,6 +138,13 @@ public:
         state->throwIfFailed();
         if constexpr (!std::is_void_v<T>)
             return std::move(*state->value);
+    }
+    //! The caller was cancelled after the start failed: errors beat cancellation, so the
+    //! task's error is rethrown instead of Cancelled (it is nobody else's error).
+    void rethrowFailure() const
+    {
+        if (m_state)
+            m_state->rethrowTaskError();
     }
     //! Wakes the caller (its checkpoint throws Cancelled); the destructor then abandons the
     //! start, which cancels the task if it has not called started() yet.

@@ -77,6 +77,7 @@ bool StartState::bodyEnded(const std::exception_ptr &failure) noexcept
     }
     qCDebug(lcScope) << "start: the task failed before started():" << describeException(failure);
     m_error = failure; // rethrown at start(), not also a scope error
+    m_taskError = true;
     resolve(Phase::Failed);
     return false;
 }
@@ -123,6 +124,12 @@ void StartState::recordCompleted() noexcept
 void StartState::throwIfFailed() const
 {
     if (m_phase == Phase::Failed)
+        std::rethrow_exception(m_error);
+}
+
+void StartState::rethrowTaskError() const
+{
+    if (m_phase == Phase::Failed && m_taskError)
         std::rethrow_exception(m_error);
 }
 
