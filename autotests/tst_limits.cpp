@@ -610,6 +610,35 @@ private Q_SLOTS:
         QVERIFY2(second.contains(QStringLiteral("second time")), qPrintable(second));
     }
 
+    // Regression: started() on a copy of the handle after the start had already failed (the
+    // task ended without calling it) was a silent no-op.
+    void startedAfterTheStartFailedThrows()
+    {
+        std::optional<QAyo::Started<int>> kept;
+        QString late;
+        bool startErrorSeen = false;
+        auto body = [&]() -> QAyo::Task<> {
+            QAyo::Scope scope;
+            try {
+                co_await scope.start([&](QAyo::Started<int> started) -> QAyo::Task<> {
+                    kept.emplace(started);
+                    co_return;
+                });
+            } catch (const QAyo::StartError &) {
+                startErrorSeen = true;
+            }
+            try {
+                kept->started(1);
+            } catch (const QAyo::InvalidStateError &e) {
+                late = e.message();
+            }
+            co_await scope;
+        };
+        QAYO_TEST_RUN(body());
+        QVERIFY(startErrorSeen);
+        QVERIFY2(late.contains(QStringLiteral("ended")), qPrintable(late));
+    }
+
     void errorAfterStartedIsTheScopesError()
     {
         QString joinError;
@@ -648,6 +677,52 @@ private Q_SLOTS:
         QVERIFY(servers.errors().isEmpty());
     }
 
+    // Regression: an error of the task before started(), arriving while the caller was being
+    // cancelled, was dropped: the caller threw Cancelled, and the error was not the scope's
+    // either. Errors beat cancellation (as for joins): the caller rethrows it.
+    void earlyErrorIsNotLostWhenTheCallerIsCancelledMeanwhile()
+    {
+        QString caught;
+        bool sawCancelled = false;
+        QAyo::Scope servers;
+        QAyo::Scope callers;
+        QAyo::Handle<void> caller;
+        caller = callers.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await servers.start([&](QAyo::Started<int>) -> QAyo::Task<> {
+                    co_await QAyo::sleep(1ms);
+                    caller.cancel(); // the caller is cancelled...
+                    throw std::runtime_error("bind failed"); // ...as the task fails
+                });
+            } catch (const std::runtime_error &e) {
+                caught = QString::fromUtf8(e.what());
+            } catch (const QAyo::Cancelled &) {
+                sawCancelled = true;
+                throw;
+            }
+        });
+        QTRY_VERIFY(caller.isFinished());
+        QTRY_VERIFY(!servers.isActive());
+        QVERIFY(!sawCancelled);
+        QCOMPARE(caught, QStringLiteral("bind failed"));
+    }
+
+    void cancellingTheScopeOfCallerAndStartingTaskIsNoError()
+    {
+        bool serverCancelled = false;
+        auto body = [&]() -> QAyo::Task<> {
+            QAyo::Scope scope;
+            scope.asap([&]() -> QAyo::Task<> {
+                co_await scope.start([&](QAyo::Started<int>) -> QAyo::Task<> { co_await sleepForever(&serverCancelled); });
+            });
+            co_await QAyo::sleep(5ms);
+            scope.cancel();
+            co_await scope; // neither Cancelled nor TaskCancelledError is an error here
+        };
+        QAYO_TEST_RUN(body());
+        QVERIFY(serverCancelled);
+    }
+
     void startedTaskCancelledByItsScopeReportsIt()
     {
         QString caught;
@@ -664,6 +739,66 @@ private Q_SLOTS:
         QTRY_COMPARE(servers.runningCount(), 1);
         servers.cancel();
         QTRY_VERIFY(handle.isFinished());
+        QVERIFY2(caught.contains(QStringLiteral("cancelled")), qPrintable(caught));
+    }
+
+    // Regression: a start task dropped before it ran (its scope cancelled, or queued behind
+    // maxConcurrency when the cancel came) never reached bodyEnded(): the caller hung.
+    void startIntoACancelledScopeReportsIt()
+    {
+        QString caught;
+        QAyo::Scope servers;
+        servers.cancel();
+        QAyo::Scope callers;
+        auto handle = callers.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await servers.start([](QAyo::Started<int>) -> QAyo::Task<> { co_await QAyo::sleep(1h); });
+            } catch (const QAyo::TaskCancelledError &e) {
+                caught = e.message();
+            }
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(handle.isFinished(), 5000);
+        QVERIFY2(caught.contains(QStringLiteral("cancelled")), qPrintable(caught));
+    }
+
+    void startQueuedBehindMaxConcurrencyReportsItsDrop()
+    {
+        QString caught;
+        bool busyCancelled = false;
+        QAyo::Scope servers({.maxConcurrency = 1});
+        servers << sleepForever(&busyCancelled);
+        QAyo::Scope callers;
+        auto handle = callers.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await servers.start([](QAyo::Started<int>) -> QAyo::Task<> { co_await QAyo::sleep(1h); });
+            } catch (const QAyo::TaskCancelledError &e) {
+                caught = e.message();
+            }
+        });
+        QTRY_VERIFY(servers.runningCount() == 1 && servers.pendingCount() == 1); // start() is queued
+        servers.cancel();
+        QTRY_VERIFY_WITH_TIMEOUT(handle.isFinished(), 5000);
+        QVERIFY2(caught.contains(QStringLiteral("cancelled")), qPrintable(caught));
+        QTRY_VERIFY(busyCancelled);
+    }
+
+    // Regression: destroying the scope destroyed the start task's frame without telling the
+    // caller, which waited forever.
+    void startIntoAScopeDestroyedBeforeStartedReportsIt()
+    {
+        QString caught;
+        auto servers = std::make_unique<QAyo::Scope>();
+        QAyo::Scope callers;
+        auto handle = callers.asap([&, s = servers.get()]() -> QAyo::Task<> {
+            try {
+                co_await s->start([](QAyo::Started<int>) -> QAyo::Task<> { co_await QAyo::sleep(1h); });
+            } catch (const QAyo::TaskCancelledError &e) {
+                caught = e.message();
+            }
+        });
+        QTRY_COMPARE(servers->runningCount(), 1);
+        servers.reset();
+        QTRY_VERIFY_WITH_TIMEOUT(handle.isFinished(), 5000);
         QVERIFY2(caught.contains(QStringLiteral("cancelled")), qPrintable(caught));
     }
 

@@ -27,13 +27,18 @@ namespace detail {
 class StartWaiter;
 
 //! The state a start() call and its task share (one per start; the scope's thread only).
-class QAYO_CORE_EXPORT StartState
+//! Waits for the task's record too: a task that ends without running its body to the end
+//! (dropped before it started, or its frame destroyed with its scope) still resolves the start.
+class QAYO_CORE_EXPORT StartState : public CompletionWaiter
 {
 public:
     StartState();
     virtual ~StartState();
+    StartState(const StartState &) = delete;
+    StartState &operator=(const StartState &) = delete;
 
-    //! Throws InvalidStateError if started() was called before (or from another thread).
+    //! Throws InvalidStateError if started() was called before, after the start ended without
+    //! it (failed, cancelled, finished), or from another thread.
     void checkCanStart() const;
     //! The task called started(): resumes the caller.
     void markStarted() noexcept;
@@ -44,11 +49,17 @@ public:
     //! The caller stopped waiting (cancelled, destroyed, or never awaited): cancels the task if it
     //! has not called started() yet.
     void abandon() noexcept;
+    //! The task's record settled: if the start is still unresolved, the task was dropped or
+    //! destroyed before its body ended, and start() throws TaskCancelledError.
+    void recordCompleted() noexcept override;
 
     bool isResolved() const noexcept { return m_phase == Phase::Started || m_phase == Phase::Failed; }
     bool isStarted() const noexcept { return m_phase == Phase::Started; }
     //! Rethrows what start() must throw instead of returning (error before started(), none).
     void throwIfFailed() const;
+    //! Rethrows the task's own error before started(), if that is how the start ended (not a
+    //! cancellation or a missing started()): a cancelled caller still gets it.
+    void rethrowTaskError() const;
 
     //! The task (to cancel it while it has not started); set by Scope::start().
     void setTask(TaskRecord *record) noexcept;
@@ -60,6 +71,7 @@ private:
     void resolve(Phase phase) noexcept;
 
     Phase m_phase = Phase::Starting;
+    bool m_taskError = false; // m_error is the task's own exception
     std::exception_ptr m_error;
     StartWaiter *m_waiter = nullptr;
     TaskRecord *m_task = nullptr; // referenced until resolved or abandoned
@@ -126,6 +138,13 @@ public:
         state->throwIfFailed();
         if constexpr (!std::is_void_v<T>)
             return std::move(*state->value);
+    }
+    //! The caller was cancelled after the start failed: errors beat cancellation, so the
+    //! task's error is rethrown instead of Cancelled (it is nobody else's error).
+    void rethrowFailure() const
+    {
+        if (m_state)
+            m_state->rethrowTaskError();
     }
     //! Wakes the caller (its checkpoint throws Cancelled); the destructor then abandons the
     //! start, which cancels the task if it has not called started() yet.
@@ -220,15 +239,15 @@ struct DeduceStartedType
  * \endcode
  *
  * A small handle to shared state: take it by value (recommended) or by reference; copies refer
- * to the same handshake. Use it on the scope's thread. started() a second time throws
- * InvalidStateError.
+ * to the same handshake. Use it on the scope's thread. started() a second time, or after the
+ * start ended without it, throws InvalidStateError.
  */
 template<typename T>
 class Started
 {
 public:
     //! Reports the task ready with \a value; the caller of start() resumes with it. Throws
-    //! InvalidStateError if started() was called before.
+    //! InvalidStateError if started() was called before or the start has ended without it.
     template<typename U = T>
         requires(!std::is_void_v<T> && std::is_constructible_v<T, U &&>)
     void started(U &&value) const
@@ -237,7 +256,8 @@ public:
         m_state->value.emplace(std::forward<U>(value));
         m_state->markStarted();
     }
-    //! Reports the task ready (Started<void>). Throws InvalidStateError if called before.
+    //! Reports the task ready (Started<void>). Throws InvalidStateError if called before or
+    //! the start has ended without it.
     void started() const
         requires std::is_void_v<T>
     {

@@ -21,12 +21,15 @@ void StartState::setTask(TaskRecord *record) noexcept
     dropTask();
     record->ref();
     m_task = record;
+    record->addWaiter(this);
 }
 
 void StartState::dropTask() noexcept
 {
-    if (TaskRecord *task = std::exchange(m_task, nullptr))
-        task->deref();
+    if (TaskRecord *task = std::exchange(m_task, nullptr)) {
+        task->removeWaiter(this);
+        task->deref(); // inside settle() (recordCompleted) the caller of settle() holds another
+    }
 }
 
 void StartState::checkCanStart() const
@@ -35,6 +38,9 @@ void StartState::checkCanStart() const
         throw InvalidStateError(QStringLiteral("Started::started(): called from another thread than the scope's"));
     if (m_phase == Phase::Started)
         throw InvalidStateError(QStringLiteral("Started::started(): called a second time"));
+    if (m_phase == Phase::Failed)
+        throw InvalidStateError(QStringLiteral(
+            "Started::started(): the start has ended already (the task failed, was cancelled or finished first)"));
 }
 
 void StartState::resolve(Phase phase) noexcept
@@ -71,6 +77,7 @@ bool StartState::bodyEnded(const std::exception_ptr &failure) noexcept
     }
     qCDebug(lcScope) << "start: the task failed before started():" << describeException(failure);
     m_error = failure; // rethrown at start(), not also a scope error
+    m_taskError = true;
     resolve(Phase::Failed);
     return false;
 }
@@ -97,13 +104,32 @@ void StartState::abandon() noexcept
     if (m_phase != Phase::Starting)
         return;
     m_phase = Phase::Abandoned;
-    if (TaskRecord *task = std::exchange(m_task, nullptr))
+    if (TaskRecord *task = std::exchange(m_task, nullptr)) {
+        task->removeWaiter(this);
         postReady(new CancelLetter(task)); // takes over the reference
+    }
+}
+
+void StartState::recordCompleted() noexcept
+{
+    if (m_phase != Phase::Starting)
+        return;
+    // Dropped before it ran (its scope was cancelled or destroyed) or its frame destroyed with
+    // its scope: bodyEnded() never ran, so the caller learns it here.
+    m_error = std::make_exception_ptr(
+        TaskCancelledError(QStringLiteral("start: the task was cancelled before it called started()")));
+    resolve(Phase::Failed);
 }
 
 void StartState::throwIfFailed() const
 {
     if (m_phase == Phase::Failed)
+        std::rethrow_exception(m_error);
+}
+
+void StartState::rethrowTaskError() const
+{
+    if (m_phase == Phase::Failed && m_taskError)
         std::rethrow_exception(m_error);
 }
 
