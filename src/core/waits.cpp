@@ -125,15 +125,21 @@ void throwIfFailedToStart(const char *function, const QProcess *process)
                                     process->errorString()));
 }
 
-Task<> startedTask(ProcessGuard guard)
+//! Waits while \a process is in \a state (Starting, or anything but NotRunning when \a
+//! untilStopped). On cancellation the process is stopped, and waited for, before Cancelled goes
+//! on; on success the guard is disarmed.
+Task<> waitOutState(const char *function, ProcessGuard &guard, bool untilStopped)
 {
-    static constexpr char function[] = "processStarted";
     const QPointer<QProcess> process = guard.process();
+    const auto waiting = [&] {
+        return untilStopped ? process->state() != QProcess::NotRunning
+                            : process->state() == QProcess::Starting;
+    };
     bool cancelled = false;
     try {
         if (!process)
             throw processDestroyed(function);
-        while (process->state() == QProcess::Starting)
+        while (waiting())
             co_await nextStateChange(function, process);
     } catch (const Cancelled &) {
         cancelled = true; // no co_await in a handler: the cleanup follows below
@@ -146,25 +152,16 @@ Task<> startedTask(ProcessGuard guard)
     throwIfFailedToStart(function, process);
 }
 
+Task<> startedTask(ProcessGuard guard)
+{
+    co_await waitOutState("processStarted", guard, false);
+}
+
 Task<int> finishedTask(ProcessGuard guard)
 {
     static constexpr char function[] = "processFinished";
+    co_await waitOutState(function, guard, true);
     const QPointer<QProcess> process = guard.process();
-    bool cancelled = false;
-    try {
-        if (!process)
-            throw processDestroyed(function);
-        while (process->state() != QProcess::NotRunning)
-            co_await nextStateChange(function, process);
-    } catch (const Cancelled &) {
-        cancelled = true; // no co_await in a handler: the cleanup follows below
-    }
-    if (cancelled) {
-        co_await shield(stopAndWait(function, guard));
-        throw Cancelled{};
-    }
-    guard.disarm();
-    throwIfFailedToStart(function, process);
     if (process->exitStatus() == QProcess::CrashExit)
         throw ProcessError(QStringLiteral("%1: process '%2' crashed: %3")
                                .arg(QLatin1String(function), programOf(process),
