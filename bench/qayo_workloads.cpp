@@ -69,8 +69,10 @@ struct UnwindCounter
     ~UnwindCounter() { ++*count; }
 };
 
-//! N tasks asleep for an hour; measured: scope.cancel() until the join returns.
-QAyo::Task<Nanoseconds> cancelSleeping(int n)
+//! N tasks spawned into QAyo::sleep(1h), then cancelled, timed until the join returns: from
+//! the first spawn with \a fromFirstSpawn (spawn, start, arm, cancel, unwind), otherwise from
+//! scope.cancel() (cancel and unwind only). \a workload names the measurement in a failed check.
+QAyo::Task<Nanoseconds> sleepersCancelled(int n, bool fromFirstSpawn, const char *workload)
 {
     int asleep = 0;
     int unwound = 0;
@@ -79,6 +81,7 @@ QAyo::Task<Nanoseconds> cancelSleeping(int n)
         ++asleep;
         co_await QAyo::sleep(1h);
     };
+    auto start = Clock::now();
     Nanoseconds elapsed {};
     {
         QAyo::Scope scope;
@@ -88,17 +91,22 @@ QAyo::Task<Nanoseconds> cancelSleeping(int n)
         while (asleep < n)
             co_await QAyo::checkpoint();
         Bench::check(scope.runningCount() == n && QAyo::Clock::pendingDeadlines() >= n,
-                     QStringLiteral("cancel_sleeping/qayo: not every task is asleep"));
-
-        const auto start = Clock::now();
+                     QStringLiteral("%1/qayo: not every task is asleep").arg(QLatin1String(workload)));
+        if (!fromFirstSpawn)
+            start = Clock::now();
         scope.cancel();
         co_await scope;
         elapsed = Clock::now() - start;
     }
-    Bench::check(
-        unwound == n,
-        QStringLiteral("cancel_sleeping/qayo: %1 of %2 tasks unwound").arg(unwound).arg(n));
+    Bench::check(unwound == n, QStringLiteral("%1/qayo: %2 of %3 tasks unwound")
+                                   .arg(QLatin1String(workload)).arg(unwound).arg(n));
     co_return elapsed;
+}
+
+//! N tasks asleep for an hour; measured: scope.cancel() until the join returns.
+QAyo::Task<Nanoseconds> cancelSleeping(int n)
+{
+    return sleepersCancelled(n, false, "cancel_sleeping");
 }
 
 //! N lazy jobs through a scope made with \a options, which let at most 10 run at a time; each
@@ -144,30 +152,7 @@ QAyo::Task<Nanoseconds> limiter10(int n, QAyo::Limiter *limiter)
 //! the join returns (spawn, start, arm the deadline, cancel, unwind).
 QAyo::Task<Nanoseconds> timersStartCancel(int n)
 {
-    int asleep = 0;
-    int unwound = 0;
-    auto job = [&asleep, &unwound]() -> QAyo::Task<> {
-        UnwindCounter counter { &unwound };
-        ++asleep;
-        co_await QAyo::sleep(1h);
-    };
-    const auto start = Clock::now();
-    {
-        QAyo::Scope scope;
-        for (int i = 0; i < n; ++i)
-            scope.asap(job);
-        while (asleep < n)
-            co_await QAyo::checkpoint();
-        Bench::check(QAyo::Clock::pendingDeadlines() >= n,
-                     QStringLiteral("timers_start_cancel/qayo: not every task is asleep"));
-        scope.cancel();
-        co_await scope;
-    }
-    const auto elapsed = Clock::now() - start;
-    Bench::check(
-        unwound == n,
-        QStringLiteral("timers_start_cancel/qayo: %1 of %2 tasks unwound").arg(unwound).arg(n));
-    co_return elapsed;
+    return sleepersCancelled(n, true, "timers_start_cancel");
 }
 
 //! The same timers without a task each: N Scope::after(1h, f), then scope.cancel() and the join.
