@@ -10,9 +10,13 @@
 #include <QMutex>
 #include <QProcess>
 #include <QTest>
+#include <QThread>
+#include <QThreadPool>
 #include <QTimer>
 
+#include <atomic>
 #include <csignal>
+#include <memory>
 
 #include <stdexcept>
 #include <thread>
@@ -354,6 +358,45 @@ private Q_SLOTS:
         }).join();
         QAyo::setDiagnosticEnabled(QAyo::Diagnostic::SpawnWithoutEventLoop, true);
         QVERIFY(capture.messages("qayo.scope").isEmpty());
+    }
+
+    void noWarningWhenAQThreadSpawnsBeforeItsLoopStarts()
+    {
+        // The usual worker pattern: a plain QThread whose started() handler spawns. The loop is
+        // not running yet (started() comes before exec()), but QThread's own run() is about to
+        // start it, so the work will run: no warning.
+        MessageCapture capture;
+        QThread thread;
+        std::atomic<int> ran{0};
+        std::unique_ptr<QAyo::Scope> scope;
+        QObject::connect(&thread, &QThread::started, &thread, [&] {
+            scope = std::make_unique<QAyo::Scope>(QAyo::ScopeOptions{.name = QStringLiteral("worker")});
+            *scope << [&ran]() -> QAyo::Task<> {
+                ran.fetch_add(1);
+                co_return;
+            };
+        }, Qt::DirectConnection);
+        thread.start();
+        QVERIFY(spinUntil([&] { return ran.load() == 1; }));
+        QMetaObject::invokeMethod(scope.get(), [&] { scope.reset(); }, Qt::BlockingQueuedConnection);
+        thread.quit();
+        QVERIFY(thread.wait(10000));
+        QVERIFY2(capture.messages("qayo.scope").isEmpty(), qPrintable(capture.messages("qayo.scope").join(u'\n')));
+    }
+
+    void warnsWhenAThreadPoolThreadSpawns()
+    {
+        // A pool thread never runs an event loop: work spawned there would wait forever.
+        MessageCapture capture;
+        QThreadPool pool;
+        pool.start([] {
+            QAyo::Scope scope({.name = QStringLiteral("pooled")});
+            scope << []() -> QAyo::Task<> { co_return; };
+        });
+        QVERIFY(pool.waitForDone(10000));
+        const QStringList warnings = capture.messages("qayo.scope");
+        QCOMPARE(warnings.size(), 1);
+        QVERIFY(warnings.first().contains(QLatin1String("pooled")));
     }
 
     void noWarningWhenSpawningOnTheApplicationThread()

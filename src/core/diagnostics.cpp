@@ -52,6 +52,14 @@ void checkSpawnThread(ScopePrivate *scope) noexcept
     auto *app = QCoreApplication::instance();
     if (app && app->thread() == thread)
         return;
+    // The same holds for a plain QThread before its loop starts (spawning from its started()
+    // signal, the usual worker pattern): QThread::run() calls exec() next. QThread::start()
+    // gives such a thread its event dispatcher before started(); an adopted thread (std::thread,
+    // pthread) shares QThread's meta-object but has no dispatcher until someone makes a loop.
+    // Subclasses may override run() without a loop, and pool threads never run one: those warn.
+    if (thread->metaObject() == &QThread::staticMetaObject && thread->eventDispatcher()
+        && !thread->isFinished())
+        return;
     if (scope->q->property(warnedProperty).toBool())
         return;
     scope->q->setProperty(warnedProperty, true);
