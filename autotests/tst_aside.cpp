@@ -387,7 +387,10 @@ private Q_SLOTS:
         QAYO_TEST_RUN(body());
         QCOMPARE(ran.load(), count);
         qInfo("%d queued calls delivered for %d hand-backs", deliveries, count);
-        QVERIFY2(deliveries >= 1 && deliveries <= 3, qPrintable(QString::number(deliveries)));
+        // One for the jobs that finished while this thread was busy, one more for each of the
+        // (at most two) hand-backs that were still on their way when the count was complete;
+        // the bound leaves room for a few unrelated queued calls. One per job would be 200.
+        QVERIFY2(deliveries >= 1 && deliveries <= 10, qPrintable(QString::number(deliveries)));
     }
 };
 
