@@ -362,9 +362,17 @@ void takeLetters(std::vector<ReadyNode *> &taken, Matches matches)
     std::erase_if(deliveryPosted, matches);
     // Compacts in place: the mailbox keeps its capacity, so a steady stream of hand-backs does
     // not reallocate it after every delivery.
+    // Letters come in runs for the same home (a thread's aside jobs): ask matches() once per run,
+    // the pool threads wait for this mutex meanwhile.
     auto kept = mailbox.begin();
+    QObject *lastHome = nullptr;
+    bool lastMatched = false;
     for (const auto &letter : mailbox) {
-        if (matches(letter.first))
+        if (letter.first != lastHome) {
+            lastHome = letter.first;
+            lastMatched = matches(lastHome);
+        }
+        if (lastMatched)
             taken.push_back(letter.second);
         else
             *kept++ = letter;
