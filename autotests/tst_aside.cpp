@@ -76,8 +76,7 @@ bool pollUntil(const std::function<bool()> &done, std::chrono::milliseconds dead
 void busyFor(std::chrono::microseconds duration)
 {
     const auto end = std::chrono::steady_clock::now() + duration;
-    while (std::chrono::steady_clock::now() < end) {
-    }
+    while (std::chrono::steady_clock::now() < end) { }
 }
 
 //! Spawns \a count jobs into \a scope on \a pool; each is busy for \a busy, then counts itself
@@ -170,7 +169,8 @@ private Q_SLOTS:
             queued[1].cancel();
             gate.open();
             co_await scope;
-            cancelledReported = queued[1].isCancelled() && !queued[0].isCancelled() && !queued[2].isCancelled();
+            cancelledReported
+                = queued[1].isCancelled() && !queued[0].isCancelled() && !queued[2].isCancelled();
         };
         QAYO_TEST_RUN(body());
         QCOMPARE(ran, QList<int>({ 0, 2 }));
@@ -355,7 +355,8 @@ private Q_SLOTS:
         QVERIFY(pollUntil([&] { return running->isFinished(); }));
         QVERIFY(runningStopped.load());
         QVERIFY(pollUntil([&] {
-            return std::all_of(queued.cbegin(), queued.cend(), [](const auto &h) { return h.isFinished(); });
+            return std::all_of(queued.cbegin(), queued.cend(),
+                               [](const auto &h) { return h.isFinished(); });
         }));
         QVERIFY(pool.waitForDone(10000));
         QCOMPARE(queuedRan.load(), 0);

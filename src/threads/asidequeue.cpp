@@ -20,7 +20,7 @@ struct Registry
     std::unordered_map<QThreadPool *, AsideQueue *> queues;
     //! Bumped whenever a queue goes, so that the per-thread cache below never returns a queue
     //! of a deleted pool whose address was reused.
-    std::atomic<std::uint64_t> generation{0};
+    std::atomic<std::uint64_t> generation { 0 };
 };
 
 Registry &registry()
@@ -44,7 +44,10 @@ thread_local LastUsed lastUsed;
 class AsideQueue::Drainer final : public QRunnable
 {
 public:
-    explicit Drainer(AsideQueue *queue) noexcept : m_queue(queue) {}
+    explicit Drainer(AsideQueue *queue) noexcept
+        : m_queue(queue)
+    {
+    }
     ~Drainer() override
     {
         syncHandOver(); // pairs with startDrainer(): the pool's hand-over is not instrumented
@@ -85,7 +88,7 @@ AsideQueue *AsideQueue::of(QThreadPool *pool)
         // destructor emits this: no drainer uses the queue any more.
         QObject::connect(pool, &QObject::destroyed, [pool] { forget(pool); });
     }
-    lastUsed = {pool, queue, generation};
+    lastUsed = { pool, queue, generation };
     return queue;
 }
 
@@ -105,7 +108,9 @@ void AsideQueue::forget(QThreadPool *pool) noexcept
     delete queue;
 }
 
-AsideQueue::AsideQueue(QThreadPool *pool) : m_pool(pool), m_maxDrainers(std::max(1, pool->maxThreadCount()))
+AsideQueue::AsideQueue(QThreadPool *pool)
+    : m_pool(pool)
+    , m_maxDrainers(std::max(1, pool->maxThreadCount()))
 {
 }
 
@@ -220,7 +225,7 @@ void AsideQueue::dropAllQueued(int drainersGone) noexcept
     while (job) {
         AsideCore *next = job->m_queueNext; // read before the hand-back: the job may go then
         job->m_queuePrev = job->m_queueNext = nullptr;
-        job->handBack(std::make_exception_ptr(Cancelled{}));
+        job->handBack(std::make_exception_ptr(Cancelled {}));
         job = next;
     }
 }

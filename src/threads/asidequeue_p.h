@@ -36,7 +36,7 @@ public:
     bool tryTake(AsideCore *job) noexcept;
 
     //! How long a drainer runs jobs before it gives its pool thread back.
-    static constexpr std::chrono::microseconds timeSlice{1000};
+    static constexpr std::chrono::microseconds timeSlice { 1000 };
 
 private:
     class Drainer;
@@ -55,7 +55,7 @@ private:
     std::mutex m_mutex;
     AsideCore *m_first = nullptr;
     AsideCore *m_last = nullptr;
-    int m_drainers = 0;    // drainers queued in the pool or running
+    int m_drainers = 0; // drainers queued in the pool or running
     int m_maxDrainers = 1; // the pool's maxThreadCount(), refreshed by every drainer
 };
 
