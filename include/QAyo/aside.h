@@ -55,38 +55,48 @@ public:
 
 namespace detail {
 
-//! The non-template half of an aside task: pool submission, cancellation, hand-back. It is the
-//! record's cancellation hook while the function is queued or running in the pool.
+class AsideQueue;
+
+//! The non-template half of an aside task: queueing for the pool, cancellation, hand-back. It is
+//! the record's cancellation hook while the function is queued or running in the pool.
 class QAYO_CORE_EXPORT AsideCore final : public CancelHook
 {
 public:
     using WorkerFunction = void (*)(TaskRecord *record);
-    AsideCore(TaskRecord *record, QThreadPool *pool, WorkerFunction work) noexcept
-        : m_record(record), m_pool(pool), m_work(work)
+    //! \a takesStopToken: f gets a token (otherwise no stop state is allocated for it).
+    AsideCore(TaskRecord *record, QThreadPool *pool, WorkerFunction work, bool takesStopToken)
+        : m_record(record), m_pool(pool), m_work(work),
+          m_stop(takesStopToken ? std::stop_source() : std::stop_source(std::nostopstate))
     {
         m_done.core = this;
     }
     ~AsideCore();
 
-    //! Submits the function to the pool (on the scope's thread).
+    //! Queues the function for the pool (on the scope's thread).
     void submit();
-    //! Requests stop; drops the work if the pool has not started it yet.
+    //! Requests stop; drops the work if no pool thread has taken it yet.
     void cancelRequested() noexcept override;
     //! The token handed to the function.
     std::stop_token token() const noexcept { return m_stop.get_token(); }
 
 private:
-    class Runnable;
+    friend class AsideQueue;
     void runOnWorker() noexcept;
+    void handBack(std::exception_ptr error) noexcept;
     void finishOnHome(std::exception_ptr error) noexcept;
 
     TaskRecord *m_record;
     QThreadPool *m_pool;
     WorkerFunction m_work;
     std::stop_source m_stop;
-    Runnable *m_runnable = nullptr;
     QObject *m_home = nullptr;
-    bool m_dropped = false; // taken back from the pool; completion is on its way
+    //! Where the job waits for a pool thread (QAyo's FIFO for m_pool, see src/threads/).
+    AsideQueue *m_queue = nullptr;
+    // Links and state in that FIFO; guarded by its mutex.
+    AsideCore *m_queuePrev = nullptr;
+    AsideCore *m_queueNext = nullptr;
+    enum class Stage : unsigned char { Created, Queued, Taken, Dropped };
+    Stage m_stage = Stage::Created;
     //! Carries the outcome back to the home thread (see detail::postToThreadOf).
     struct DoneNode : ReadyNode
     {
@@ -104,18 +114,23 @@ class AsideRecord final : public TypedRecord<T>
 {
 public:
     AsideRecord(QThreadPool *pool, F &&f, ArgTuple &&args)
-        : m_core(this, pool, &AsideRecord::work), m_f(std::move(f)), m_args(std::move(args))
+        : m_core(this, pool, &AsideRecord::work, takesStopToken), m_f(std::move(f)), m_args(std::move(args))
     {
     }
     void start() override { m_core.submit(); }
     void releaseWork() noexcept override {}
 
 private:
+    //! Whether f(stop_token, args...) is what gets called.
+    static constexpr bool takesStopToken = []<typename... A>(std::type_identity<std::tuple<A...>>) {
+        return std::is_invocable_v<F &, std::stop_token, A &...>;
+    }(std::type_identity<ArgTuple>{});
+
     static void work(TaskRecord *record)
     {
         auto *self = static_cast<AsideRecord *>(record);
         auto call = [self](auto &...args) -> decltype(auto) {
-            if constexpr (std::is_invocable_v<F &, std::stop_token, decltype(args)...>)
+            if constexpr (takesStopToken)
                 return std::invoke(self->m_f, self->m_core.token(), args...);
             else
                 return std::invoke(self->m_f, args...);

@@ -46,6 +46,9 @@ ThreadContext::~ThreadContext()
     for (DeadlineEntry *entry : m_heap)
         entry->heapIndex = DeadlineEntry::NotQueued;
     m_heap.clear();
+    // Mail still on its way to this thread can never be delivered: it must not reach a later
+    // context that gets this address, nor keep its "delivery posted" mark.
+    purgeMail(this, [](ReadyNode *) noexcept {});
 }
 
 // --- ready queue -------------------------------------------------------------------------------
@@ -346,6 +349,9 @@ namespace QAyo::detail {
 namespace {
 std::mutex mailMutex;
 std::vector<std::pair<QObject *, ReadyNode *>> mailbox;
+//! The homes whose delivery call is posted and has not started yet: mail for them rides along
+//! with it, so nodes that arrive while the receiving thread is busy cost one wake-up in all.
+std::vector<QObject *> deliveryPosted;
 
 //! Moves the nodes of the letters \a matches picks from the mailbox to \a taken, in order, in
 //! one pass (erasing letter by letter was quadratic: with a million aside jobs handing back
@@ -353,14 +359,25 @@ std::vector<std::pair<QObject *, ReadyNode *>> mailbox;
 template<typename Matches>
 void takeLetters(std::vector<ReadyNode *> &taken, Matches matches)
 {
-    std::vector<std::pair<QObject *, ReadyNode *>> kept;
+    std::erase_if(deliveryPosted, matches);
+    // Compacts in place: the mailbox keeps its capacity, so a steady stream of hand-backs does
+    // not reallocate it after every delivery.
+    // Letters come in runs for the same home (a thread's aside jobs): ask matches() once per run,
+    // the pool threads wait for this mutex meanwhile.
+    auto kept = mailbox.begin();
+    QObject *lastHome = nullptr;
+    bool lastMatched = false;
     for (const auto &letter : mailbox) {
-        if (matches(letter.first))
+        if (letter.first != lastHome) {
+            lastHome = letter.first;
+            lastMatched = matches(lastHome);
+        }
+        if (lastMatched)
             taken.push_back(letter.second);
         else
-            kept.push_back(letter);
+            *kept++ = letter;
     }
-    mailbox.swap(kept);
+    mailbox.erase(kept, mailbox.end());
 }
 
 void deliverMail() noexcept
@@ -386,6 +403,9 @@ void postToThreadOf(QObject *home, ReadyNode *node) noexcept
     {
         std::lock_guard lock(mailMutex);
         mailbox.emplace_back(home, node);
+        if (std::find(deliveryPosted.begin(), deliveryPosted.end(), home) != deliveryPosted.end())
+            return; // the posted delivery has not taken its letters yet: it takes this one too
+        deliveryPosted.push_back(home);
     }
     QMetaObject::invokeMethod(home, [] { deliverMail(); }, Qt::QueuedConnection);
 }

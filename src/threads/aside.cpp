@@ -4,32 +4,11 @@
 #include <QAyo/signal.h>
 
 #include "../core/threadcontext_p.h"
-
-#include <QMetaObject>
-#include <QRunnable>
+#include "asidequeue_p.h"
 
 namespace QAyo::detail {
 
-//! The pool's view of an aside task. Not auto-deleted: the home thread deletes it after the
-//! hand-back (or after taking it back from the pool on cancel).
-class AsideCore::Runnable final : public QRunnable
-{
-public:
-    explicit Runnable(AsideCore *core) : m_core(core) { setAutoDelete(false); }
-    void run() override
-    {
-        syncHandOver(); // pairs with submit(): everything written there is visible here
-        m_core->runOnWorker();
-    }
-
-private:
-    AsideCore *m_core;
-};
-
-AsideCore::~AsideCore()
-{
-    delete m_runnable;
-}
+AsideCore::~AsideCore() = default;
 
 void AsideCore::submit()
 {
@@ -40,9 +19,8 @@ void AsideCore::submit()
     m_record->suspendedForeign = true;
     m_home = threadContextObject();
     m_record->ref(); // the worker's reference, dropped after the hand-back
-    m_runnable = new Runnable(this);
-    syncHandOver(); // the worker's Runnable::run() syncs on the same mutex
-    m_pool->start(m_runnable);
+    // The queue's mutex is the hand-over: everything written here is visible to the drainer.
+    AsideQueue::of(m_pool)->push(this);
 }
 
 void AsideCore::runOnWorker() noexcept
@@ -53,8 +31,14 @@ void AsideCore::runOnWorker() noexcept
     } catch (...) {
         error = std::current_exception();
     }
-    // Deliver on the home thread, through the mail that ThreadSanitizer can follow.
-    m_error = error;
+    handBack(std::move(error));
+}
+
+void AsideCore::handBack(std::exception_ptr error) noexcept
+{
+    // Deliver on the home thread, through the mail that ThreadSanitizer can follow (jobs that
+    // finish while the home thread is busy come back in one delivery).
+    m_error = std::move(error);
     postToThreadOf(m_home, &m_done);
 }
 
@@ -67,9 +51,10 @@ void AsideCore::DoneNode::arrived(ReadyNode *node) noexcept
 void AsideCore::finishOnHome(std::exception_ptr error) noexcept
 {
     TaskRecord *record = m_record;
-    delete std::exchange(m_runnable, nullptr);
     record->hook = nullptr;
     record->suspendedForeign = false;
+    if (m_stage == Stage::Dropped) // never ran: cancelled, or removed by QThreadPool::clear()
+        record->cancelRequested = true;
     record->complete(std::move(error));
     record->deref(); // the worker's reference
 }
@@ -77,11 +62,9 @@ void AsideCore::finishOnHome(std::exception_ptr error) noexcept
 void AsideCore::cancelRequested() noexcept
 {
     m_stop.request_stop();
-    if (m_runnable && !m_dropped && m_pool->tryTake(m_runnable)) {
-        // The pool had not started it: the work is dropped and the task ends as cancelled - on
+    if (m_queue && m_queue->tryTake(this)) {
+        // No pool thread had taken it: the work is dropped and the task ends as cancelled - on
         // the next turn, not inside the cancel that is iterating the scope's tasks right now.
-        m_dropped = true;
-        m_record->cancelRequested = true;
         m_error = std::make_exception_ptr(Cancelled{});
         postReady(&m_done); // same thread: the next turn of the ready queue
     }
