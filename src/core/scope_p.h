@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include <deque>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -119,6 +120,9 @@ public:
 
     Scope *q;
     ScopeOptions options;
+    //! The shared state of options.limiter: outlives the Limiter object, so a spawn after the
+    //! limiter was destroyed is refused instead of touching freed memory (docs/limits.md).
+    std::shared_ptr<LimiterState> limiterState;
     //! The scope's thread id, for the cheap "same thread?" test; null after moveToThread()
     //! until the scope is first used on its new thread.
     std::atomic<Qt::HANDLE> threadId{nullptr};
