@@ -152,6 +152,19 @@ private Q_SLOTS:
         QCOMPARE(scope->errorMessages(), QStringList(QStringLiteral("Scope.after callback: the QML engine is gone")));
     }
 
+    //! A Scope declared as a property of a Scope (QML sets the parent after construction) is
+    //! its child, as in C++: parentScope() and the tree show it.
+    void declaredScopeIsNestedInItsParentScope()
+    {
+        auto engine = makeEngine();
+        auto scope = makeScope(*engine, "name: 'outer'\nproperty Scope inner: Scope { name: 'inner' }");
+        QVERIFY(scope);
+        auto *inner = scope->property("inner").value<QAyo::Scope *>();
+        QVERIFY(inner);
+        QCOMPARE(inner->parent(), scope.get());
+        QCOMPARE(inner->parentScope(), scope.get());
+    }
+
     //! QAyo::Qml::spawn() called from C++ (no JavaScript running) into a closed QML scope throws
     //! the C++ error and leaves nothing pending in the engine for an unrelated later call.
     void spawnFromCppIntoAClosedScopeThrows()

@@ -7,6 +7,7 @@
 #include "errors_p.h"
 #include "limiter_p.h"
 #include "logging_p.h"
+#include "nesting_p.h"
 #include "scope_p.h"
 #include "threadcontext_p.h"
 
@@ -97,6 +98,31 @@ void unregisterRootScope(ScopePrivate *d) noexcept
     d->detach();
 }
 } // namespace
+
+void ScopePrivate::nestInQObjectParent(Scope *scope)
+{
+    ScopePrivate *d = scope->d.get();
+    auto *parent = qobject_cast<Scope *>(scope->parent());
+    if (!parent || d->ownerList != &firstRootScope)
+        return; // not a Scope's child, or nested already
+    ScopePrivate *parentD = parent->d.get();
+    if (parentD->m_dying)
+        return; // about to delete this scope with its other QObject children
+    unregisterRootScope(d);
+    d->attachTo(&parentD->firstChild);
+    d->parentScope = parentD;
+    if (parentD->m_cancelled) {
+        // As for a child created in a cancelled scope, or present when the parent was cancelled.
+        QList<QPointer<Scope>> notify;
+        d->markCancelled(notify);
+        emitCancelled(notify);
+    }
+}
+
+void nestInParentScope(Scope *scope)
+{
+    ScopePrivate::nestInQObjectParent(scope);
+}
 
 QList<ScopePrivate *> rootScopesOfThisThread()
 {

@@ -56,6 +56,8 @@ public:
     void releaseJoinersOfDestroyedScope() noexcept;
 
     // --- tree
+    //! See nestInParentScope() (src/core/nesting_p.h).
+    static void nestInQObjectParent(Scope *scope);
     void attachTo(ScopePrivate **listHead) noexcept;
     void detach() noexcept;
     bool isWithin(const TaskRecord *record) const noexcept;
