@@ -881,6 +881,57 @@ private Q_SLOTS:
         QVERIFY2(caught.contains(QStringLiteral("cancelled")), qPrintable(caught));
     }
 
+    void startedTaskSwallowingItsCancelReportsTheCancel()
+    {
+        // The task catches Cancelled and returns without started(): the start was cancelled; it
+        // is not a task that forgot to call started() (StartError).
+        QString caught;
+        QAyo::Scope servers;
+        auto body = [&]() -> QAyo::Task<> {
+            try {
+                co_await servers.start([](QAyo::Started<int>) -> QAyo::Task<> {
+                    try {
+                        co_await QAyo::sleep(1h);
+                    } catch (const QAyo::Cancelled &) {
+                    }
+                });
+            } catch (const QAyo::TaskCancelledError &e) {
+                caught = e.message();
+            } catch (const QAyo::StartError &e) {
+                caught = QStringLiteral("StartError: ") + e.message();
+            }
+        };
+        QAyo::Scope callers;
+        auto handle = callers.asap(body);
+        QTRY_COMPARE(servers.runningCount(), 1);
+        servers.cancel();
+        QTRY_VERIFY(handle.isFinished());
+        QVERIFY2(caught.contains(QStringLiteral("cancelled")) && !caught.startsWith(QStringLiteral("StartError")),
+                 qPrintable(caught));
+    }
+
+    void startedCallableCancelledWithoutCheckpointReportsTheCancel()
+    {
+        // A plain callable has no checkpoint to throw Cancelled at: it returns normally, but its
+        // task was cancelled before started(), and that is what the caller hears.
+        QString caught;
+        QAyo::Scope servers;
+        auto body = [&]() -> QAyo::Task<> {
+            try {
+                co_await servers.start([&](QAyo::Started<>) { servers.cancel(); });
+            } catch (const QAyo::TaskCancelledError &e) {
+                caught = e.message();
+            } catch (const QAyo::StartError &e) {
+                caught = QStringLiteral("StartError: ") + e.message();
+            }
+        };
+        QAyo::Scope callers;
+        auto handle = callers.asap(body);
+        QTRY_VERIFY(handle.isFinished());
+        QVERIFY2(caught.contains(QStringLiteral("cancelled")) && !caught.startsWith(QStringLiteral("StartError")),
+                 qPrintable(caught));
+    }
+
     // Regression: a start task dropped before it ran (its scope cancelled, or queued behind
     // maxConcurrency when the cancel came) never reached bodyEnded(): the caller hung.
     void startIntoACancelledScopeReportsIt()

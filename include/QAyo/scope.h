@@ -237,7 +237,8 @@ public:
      * given explicitly for generic callables (default void). After started() the task goes on
      * in this scope under the usual rules. Before it:
      * - an error of the task is rethrown here only (it is not also an error of the scope);
-     * - the task ending without started() throws StartError here; cancelled, TaskCancelledError;
+     * - the task ending without started() throws StartError here; cancelled (also if it then
+     *   ends normally), TaskCancelledError;
      * - the caller being cancelled (or dropping the operation) cancels the task.
      * Call it on the scope's thread (InvalidStateError otherwise); ScopeClosedError as asap().
      * The co_await throws InvalidStateError if the task could never start because it waits for a

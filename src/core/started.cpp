@@ -69,8 +69,15 @@ bool StartState::bodyEnded(const std::exception_ptr &failure) noexcept
     if (m_phase != Phase::Starting)
         return bool(failure); // after started() (or the caller left): the scope's business
     if (!failure) {
-        m_error = std::make_exception_ptr(
-            StartError(QStringLiteral("start: the task finished without calling started()")));
+        // A task that was cancelled and ended without started() - a plain callable has no
+        // checkpoint, a coroutine may have swallowed Cancelled - was cancelled, not forgetful.
+        if (m_task && m_task->cancelRequested) {
+            m_error = std::make_exception_ptr(
+                TaskCancelledError(QStringLiteral("start: the task was cancelled before it called started()")));
+        } else {
+            m_error = std::make_exception_ptr(
+                StartError(QStringLiteral("start: the task finished without calling started()")));
+        }
         resolve(Phase::Failed);
         return false;
     }
