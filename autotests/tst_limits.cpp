@@ -62,6 +62,20 @@ QAyo::Task<> serveNumber(QAyo::Started<int> started, bool *stillRunning)
     co_await QAyo::sleep(1h); // serves until cancelled
 }
 
+//! co_await scope->start(f); *caught gets the message of a TaskCancelledError, or "StartError: "
+//! and the message of a StartError.
+template<typename F>
+QAyo::Task<> startCatching(QAyo::Scope *scope, F f, QString *caught)
+{
+    try {
+        co_await scope->start(std::move(f));
+    } catch (const QAyo::TaskCancelledError &e) {
+        *caught = e.message();
+    } catch (const QAyo::StartError &e) {
+        *caught = QStringLiteral("StartError: ") + e.message();
+    }
+}
+
 } // namespace
 
 class LimitsTest : public QObject
@@ -887,22 +901,14 @@ private Q_SLOTS:
         // is not a task that forgot to call started() (StartError).
         QString caught;
         QAyo::Scope servers;
-        auto body = [&]() -> QAyo::Task<> {
+        auto swallowing = [](QAyo::Started<int>) -> QAyo::Task<> {
             try {
-                co_await servers.start([](QAyo::Started<int>) -> QAyo::Task<> {
-                    try {
-                        co_await QAyo::sleep(1h);
-                    } catch (const QAyo::Cancelled &) {
-                    }
-                });
-            } catch (const QAyo::TaskCancelledError &e) {
-                caught = e.message();
-            } catch (const QAyo::StartError &e) {
-                caught = QStringLiteral("StartError: ") + e.message();
+                co_await QAyo::sleep(1h);
+            } catch (const QAyo::Cancelled &) {
             }
         };
         QAyo::Scope callers;
-        auto handle = callers.asap(body);
+        auto handle = callers.asap(startCatching(&servers, swallowing, &caught));
         QTRY_COMPARE(servers.runningCount(), 1);
         servers.cancel();
         QTRY_VERIFY(handle.isFinished());
@@ -916,17 +922,8 @@ private Q_SLOTS:
         // task was cancelled before started(), and that is what the caller hears.
         QString caught;
         QAyo::Scope servers;
-        auto body = [&]() -> QAyo::Task<> {
-            try {
-                co_await servers.start([&](QAyo::Started<>) { servers.cancel(); });
-            } catch (const QAyo::TaskCancelledError &e) {
-                caught = e.message();
-            } catch (const QAyo::StartError &e) {
-                caught = QStringLiteral("StartError: ") + e.message();
-            }
-        };
         QAyo::Scope callers;
-        auto handle = callers.asap(body);
+        auto handle = callers.asap(startCatching(&servers, [&](QAyo::Started<>) { servers.cancel(); }, &caught));
         QTRY_VERIFY(handle.isFinished());
         QVERIFY2(caught.contains(QStringLiteral("cancelled")) && !caught.startsWith(QStringLiteral("StartError")),
                  qPrintable(caught));
