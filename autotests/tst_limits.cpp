@@ -62,6 +62,20 @@ QAyo::Task<> serveNumber(QAyo::Started<int> started, bool *stillRunning)
     co_await QAyo::sleep(1h); // serves until cancelled
 }
 
+//! co_await scope->start(f); *caught gets the message of a TaskCancelledError, or "StartError: "
+//! and the message of a StartError.
+template<typename F>
+QAyo::Task<> startCatching(QAyo::Scope *scope, F f, QString *caught)
+{
+    try {
+        co_await scope->start(std::move(f));
+    } catch (const QAyo::TaskCancelledError &e) {
+        *caught = e.message();
+    } catch (const QAyo::StartError &e) {
+        *caught = QStringLiteral("StartError: ") + e.message();
+    }
+}
+
 } // namespace
 
 class LimitsTest : public QObject
@@ -132,20 +146,130 @@ private Q_SLOTS:
         QCOMPARE(limiter.property("waiting").toInt(), 0);
     }
 
-    void waitersOutliveTheLimiterObject()
+    // --- a limiter destroyed while it is in use (docs/limits.md "Lifetime") -----------------
+
+    void waitersFailWhenTheLimiterIsDestroyed()
     {
         auto limiter = std::make_unique<QAyo::Limiter>(1);
+        limiter->setObjectName(QStringLiteral("downloads"));
         QAyo::LimiterToken held = limiter->tryAcquire();
+        QString error;
         bool granted = false;
         QAyo::Scope scope;
         scope.asap([&, l = limiter.get()]() -> QAyo::Task<> {
-            QAyo::LimiterToken token = co_await l->acquire();
-            granted = true;
+            try {
+                QAyo::LimiterToken token = co_await l->acquire();
+                granted = true;
+            } catch (const QAyo::InvalidStateError &e) {
+                error = e.message();
+            }
         });
         QTRY_COMPARE(limiter->waitingCount(), 1);
-        limiter.reset(); // the shared state lives on with the token and the waiter
+        limiter.reset();
+        QTRY_VERIFY(!scope.isActive());
+        QVERIFY(!granted);
+        QVERIFY2(error.contains(QStringLiteral("'downloads'")) && error.contains(QStringLiteral("destroyed")),
+                 qPrintable(error));
+        held.release(); // after the limiter: nothing to hand on, nothing touched
+        QVERIFY(!held.isHeld());
+    }
+
+    void acquireAwaitedAfterTheLimiterIsDestroyedFails()
+    {
+        auto limiter = std::make_unique<QAyo::Limiter>(1);
+        std::optional<QAyo::detail::AcquireAwaiter> pending(limiter->acquire());
+        limiter.reset();
+        auto body = [&]() -> QAyo::Task<QString> {
+            try {
+                co_await std::move(*pending);
+            } catch (const QAyo::InvalidStateError &e) {
+                co_return e.message();
+            }
+            co_return QStringLiteral("(granted)");
+        };
+        QString error;
+        QAYO_TEST_RUN_INTO(error, body());
+        QVERIFY2(error.contains(QStringLiteral("(unnamed)")) && error.contains(QStringLiteral("destroyed")),
+                 qPrintable(error));
+    }
+
+    void tokensReleasedAfterTheLimiterIsDestroyedAreHarmless()
+    {
+        auto limiter = std::make_unique<QAyo::Limiter>(2);
+        QAyo::LimiterToken a = limiter->tryAcquire();
+        QAyo::LimiterToken b = limiter->tryAcquire();
+        QVERIFY(a.isHeld() && b.isHeld());
+        limiter.reset();
+        a.release();
+        QAyo::LimiterToken moved = std::move(b);
+        moved = QAyo::LimiterToken();
+        QVERIFY(!a.isHeld() && !b.isHeld() && !moved.isHeld());
+        spinFor(10ms); // no notification is posted to the dead object
+    }
+
+    void spawnsWaitingForADestroyedLimiterFail()
+    {
+        auto limiter = std::make_unique<QAyo::Limiter>(1);
+        limiter->setObjectName(QStringLiteral("downloads"));
+        QAyo::LimiterToken held = limiter->tryAcquire();
+        int calls = 0;
+        QAyo::Scope scope({.supervise = true, .name = QStringLiteral("fetchers")}); // both failures seen
+        scope.asap(limiter.get(), [&] { ++calls; });
+        scope.aside(limiter.get(), [&] { ++calls; });
+        QTRY_COMPARE(limiter->waitingCount(), 2);
+        limiter.reset();
+        QAYO_TEST_JOIN(scope);
+        QCOMPARE(calls, 0);
+        const QStringList errors = scope.errorMessages();
+        QCOMPARE(errors.size(), 2);
+        for (const QString &error : errors) {
+            QVERIFY2(error.contains(QStringLiteral("'downloads'")) && error.contains(QStringLiteral("destroyed"))
+                         && error.contains(QStringLiteral("fetchers")),
+                     qPrintable(error));
+        }
         held.release();
-        QTRY_VERIFY(granted);
+    }
+
+    void scopeWhoseLimiterIsDestroyedRefusesNewTasks()
+    {
+        auto limiter = std::make_unique<QAyo::Limiter>(1);
+        limiter->setObjectName(QStringLiteral("downloads"));
+        QAyo::Scope scope({.name = QStringLiteral("fetchers"), .limiter = limiter.get()});
+        QCOMPARE(scope.limiter(), limiter.get());
+        limiter.reset();
+        QCOMPARE(scope.limiter(), nullptr);
+        QString error;
+        try {
+            scope.asap([] {});
+        } catch (const QAyo::InvalidStateError &e) {
+            error = e.message();
+        }
+        QVERIFY2(error.contains(QStringLiteral("'downloads'")) && error.contains(QStringLiteral("fetchers")),
+                 qPrintable(error));
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidStateError, scope.asap(valueAfter(1ms, 1)));
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidStateError, scope.after(1ms, [] {}));
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidStateError, static_cast<void>(scope.start([](QAyo::Started<>) {})));
+        QVERIFY(!scope.isActive());
+        // Work that does not draw from the scope's limiter is still welcome.
+        QAyo::Limiter other(1);
+        scope.asap(&other, [] {});
+        scope.aside([] {});
+        QAYO_TEST_JOIN(scope);
+    }
+
+    void scopeTasksWaitingForADestroyedLimiterFail()
+    {
+        auto limiter = std::make_unique<QAyo::Limiter>(1);
+        limiter->setObjectName(QStringLiteral("downloads"));
+        QAyo::LimiterToken held = limiter->tryAcquire();
+        int calls = 0;
+        QAyo::Scope scope({.name = QStringLiteral("fetchers"), .limiter = limiter.get()});
+        scope.asap([&] { ++calls; });
+        QTRY_COMPARE(limiter->waitingCount(), 1);
+        limiter.reset();
+        const QString error = joinError<QAyo::InvalidStateError>(scope);
+        QVERIFY2(error.contains(QStringLiteral("'downloads'")), qPrintable(error));
+        QCOMPARE(calls, 0);
     }
 
     // --- limiters and scopes ---------------------------------------------------------------
@@ -451,6 +575,35 @@ private Q_SLOTS:
         QCOMPARE(limiter.waitingCount(), 0);
     }
 
+    void waiterOnAnotherThreadFailsWhenTheLimiterIsDestroyed()
+    {
+        auto limiter = std::make_unique<QAyo::Limiter>(1);
+        limiter->setObjectName(QStringLiteral("downloads"));
+        QAyo::LimiterToken held = limiter->tryAcquire();
+        QThread worker;
+        worker.start();
+        auto *remote = new QAyo::Scope;
+        remote->moveToThread(&worker);
+        std::atomic<int> calls{0};
+        QAyo::Handle<void> handle = remote->asap(limiter.get(), [&] { ++calls; }); // posted there
+        QTRY_COMPARE(limiter->waitingCount(), 1);
+        limiter.reset(); // the refusal travels to the worker thread
+        QTRY_VERIFY(handle.isFinished());
+        QString error;
+        try {
+            handle.result();
+        } catch (const QAyo::InvalidStateError &e) {
+            error = e.message();
+        }
+        QMetaObject::invokeMethod(remote, [remote] { static_cast<void>(remote->errors()); delete remote; },
+                                  Qt::BlockingQueuedConnection);
+        worker.quit();
+        worker.wait();
+        QCOMPARE(calls.load(), 0);
+        QVERIFY2(error.contains(QStringLiteral("'downloads'")), qPrintable(error));
+        held.release(); // on this thread, after the limiter and the scope: harmless
+    }
+
     void tokensWorkAcrossThreads()
     {
         // Each task acquires on the main thread and hands the token to its aside function,
@@ -742,6 +895,40 @@ private Q_SLOTS:
         QVERIFY2(caught.contains(QStringLiteral("cancelled")), qPrintable(caught));
     }
 
+    void startedTaskSwallowingItsCancelReportsTheCancel()
+    {
+        // The task catches Cancelled and returns without started(): the start was cancelled; it
+        // is not a task that forgot to call started() (StartError).
+        QString caught;
+        QAyo::Scope servers;
+        auto swallowing = [](QAyo::Started<int>) -> QAyo::Task<> {
+            try {
+                co_await QAyo::sleep(1h);
+            } catch (const QAyo::Cancelled &) {
+            }
+        };
+        QAyo::Scope callers;
+        auto handle = callers.asap(startCatching(&servers, swallowing, &caught));
+        QTRY_COMPARE(servers.runningCount(), 1);
+        servers.cancel();
+        QTRY_VERIFY(handle.isFinished());
+        QVERIFY2(caught.contains(QStringLiteral("cancelled")) && !caught.startsWith(QStringLiteral("StartError")),
+                 qPrintable(caught));
+    }
+
+    void startedCallableCancelledWithoutCheckpointReportsTheCancel()
+    {
+        // A plain callable has no checkpoint to throw Cancelled at: it returns normally, but its
+        // task was cancelled before started(), and that is what the caller hears.
+        QString caught;
+        QAyo::Scope servers;
+        QAyo::Scope callers;
+        auto handle = callers.asap(startCatching(&servers, [&](QAyo::Started<>) { servers.cancel(); }, &caught));
+        QTRY_VERIFY(handle.isFinished());
+        QVERIFY2(caught.contains(QStringLiteral("cancelled")) && !caught.startsWith(QStringLiteral("StartError")),
+                 qPrintable(caught));
+    }
+
     // Regression: a start task dropped before it ran (its scope cancelled, or queued behind
     // maxConcurrency when the cancel came) never reached bodyEnded(): the caller hung.
     void startIntoACancelledScopeReportsIt()
@@ -825,6 +1012,94 @@ private Q_SLOTS:
         other.join();
         QVERIFY2(error.contains(QStringLiteral("thread")), qPrintable(error));
         QVERIFY(!scope.isActive());
+    }
+
+    // start() into a scope whose last slot the caller holds: it could never run (docs/limits.md).
+
+    void startIntoTheCallersOwnFullScopeThrows()
+    {
+        QString caught;
+        bool serverRan = false;
+        QAyo::Scope scope({.maxConcurrency = 1, .name = QStringLiteral("servers")});
+        auto handle = scope.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await scope.start([&](QAyo::Started<>) { serverRan = true; });
+            } catch (const QAyo::InvalidStateError &e) {
+                caught = e.message();
+            }
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(handle.isFinished(), 5000);
+        QVERIFY2(caught.contains(QStringLiteral("servers")) && caught.contains(QStringLiteral("maxConcurrency")),
+                 qPrintable(caught));
+        QAYO_TEST_JOIN(scope);
+        QVERIFY(!serverRan); // the start's task was dropped, never run
+        QCOMPARE(scope.errors().size(), 0);
+    }
+
+    void startFromANestedScopeOfTheSlotHolderThrows()
+    {
+        QString caught;
+        QAyo::Scope scope({.maxConcurrency = 1});
+        scope.asap([&]() -> QAyo::Task<> {
+            // The task holding the slot waits for this block scope, which waits for the start.
+            co_await QAyo::scope([&](QAyo::Scope &) -> QAyo::Task<> {
+                try {
+                    co_await scope.start([](QAyo::Started<>) {});
+                } catch (const QAyo::InvalidStateError &e) {
+                    caught = e.message();
+                }
+            });
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(!scope.isActive(), 5000);
+        QVERIFY2(caught.contains(QStringLiteral("maxConcurrency")), qPrintable(caught));
+    }
+
+    void startNeedingTheLimiterSlotTheCallerHoldsThrows()
+    {
+        QString caught;
+        QAyo::Limiter limiter(1);
+        limiter.setObjectName(QStringLiteral("connections"));
+        QAyo::Scope scope({.limiter = &limiter});
+        scope.asap([&]() -> QAyo::Task<> {
+            try {
+                auto operation = scope.start([](QAyo::Started<>) {}); // awaited as an lvalue
+                co_await operation;
+            } catch (const QAyo::InvalidStateError &e) {
+                caught = e.message();
+            }
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(!scope.isActive(), 5000);
+        QVERIFY2(caught.contains(QStringLiteral("'connections'")), qPrintable(caught));
+        QCOMPARE(limiter.borrowed(), 0);
+        QCOMPARE(limiter.waitingCount(), 0);
+    }
+
+    void startIntoTheOwnScopeWaitsForASlotOthersFree()
+    {
+        // The caller holds one of two slots; the other holder ends, so the start can run.
+        int value = 0;
+        QAyo::Scope scope({.maxConcurrency = 2});
+        scope << valueAfter(20ms, 1);
+        scope.asap([&]() -> QAyo::Task<> {
+            value = co_await scope.start([](QAyo::Started<int> started) { started.started(7); });
+        });
+        QAYO_TEST_JOIN(scope);
+        QCOMPARE(value, 7);
+    }
+
+    void startIntoTheOwnScopeWaitsForALimiterSlotOthersFree()
+    {
+        QAyo::Limiter limiter(2);
+        QAyo::LimiterToken other = limiter.tryAcquire(); // a holder outside the scope
+        int value = 0;
+        QAyo::Scope scope({.limiter = &limiter});
+        scope.asap([&]() -> QAyo::Task<> {
+            value = co_await scope.start([](QAyo::Started<int> started) { started.started(8); });
+        });
+        QTRY_COMPARE(limiter.waitingCount(), 1);
+        other.release();
+        QAYO_TEST_JOIN(scope);
+        QCOMPARE(value, 8);
     }
 
     // --- gather ----------------------------------------------------------------------------

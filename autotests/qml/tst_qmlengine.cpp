@@ -14,6 +14,14 @@
 
 using namespace std::chrono_literals;
 
+namespace {
+QAyo::Task<int> slowValue()
+{
+    co_await QAyo::sleep(10ms);
+    co_return 1;
+}
+} // namespace
+
 class tst_QmlEngine : public QObject
 {
     Q_OBJECT
@@ -142,6 +150,59 @@ private Q_SLOTS:
         QTRY_VERIFY(!scope->isActive());
         QCOMPARE(m_backend.thenCalls(), 0);
         QCOMPARE(scope->errorMessages(), QStringList(QStringLiteral("Scope.after callback: the QML engine is gone")));
+    }
+
+    //! A Scope declared as a property of a Scope (QML sets the parent after construction) is
+    //! its child, as in C++: parentScope() and the tree show it.
+    void declaredScopeIsNestedInItsParentScope()
+    {
+        auto engine = makeEngine();
+        auto scope = makeScope(*engine, "name: 'outer'\nproperty Scope inner: Scope { name: 'inner' }");
+        QVERIFY(scope);
+        auto *inner = scope->property("inner").value<QAyo::Scope *>();
+        QVERIFY(inner);
+        QCOMPARE(inner->parent(), scope.get());
+        QCOMPARE(inner->parentScope(), scope.get());
+    }
+
+    //! QAyo::Qml::spawn() called from C++ (no JavaScript running) into a closed QML scope throws
+    //! the C++ error and leaves nothing pending in the engine for an unrelated later call.
+    void spawnFromCppIntoAClosedScopeThrows()
+    {
+        auto engine = makeEngine();
+        auto scope = makeScope(*engine, "name: 'done'");
+        QVERIFY(scope);
+        QAYO_TEST_JOIN(*scope);
+        QString error;
+        try {
+            QCoro::QmlTask task = QAyo::Qml::spawn(scope.get(), slowValue());
+            Q_UNUSED(task);
+        } catch (const QAyo::ScopeClosedError &e) {
+            error = e.message();
+        }
+        QVERIFY2(error.contains(QStringLiteral("done")), qPrintable(error));
+        QVERIFY_THROWS_EXCEPTION(QAyo::ScopeClosedError,
+                                 QAyo::Qml::spawn(scope.get(), [] { return 1; }));
+        QVERIFY(!engine->hasError());
+        const QJSValue unrelated = engine->evaluate(QStringLiteral("1 + 1"));
+        QVERIFY2(!unrelated.isError(), qPrintable(unrelated.toString()));
+        QCOMPARE(unrelated.toInt(), 2);
+    }
+
+    //! The same spawn made by a backend that QML calls still throws a JavaScript error there.
+    void spawnFromJsIntoAClosedScopeThrowsInJs()
+    {
+        auto engine = makeEngine();
+        auto scope = makeScope(*engine, "name: 'done'\n"
+                                        "property string caught\n"
+                                        "id: self\n"
+                                        "function tryEcho() { try { Backend.echo('x', 10, self) } "
+                                        "catch (e) { caught = String(e) } }");
+        QVERIFY(scope);
+        QAYO_TEST_JOIN(*scope);
+        QMetaObject::invokeMethod(scope.get(), "tryEcho");
+        QCOMPARE(scope->property("caught").toString(), QStringLiteral("Error: asap: scope done has finished (it was joined)"));
+        QVERIFY(!engine->hasError());
     }
 };
 

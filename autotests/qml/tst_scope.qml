@@ -255,6 +255,69 @@ TestCase {
         compare(scope.errors, [])
     }
 
+    // --- a Scope whose QML parent is a Scope is nested in it (DESIGN §2, docs/qml.md) -----
+
+    Component {
+        id: outerWithInnerComponent
+        Scope {
+            property Scope inner: Scope { name: "declared inside" }
+        }
+    }
+
+    function test_scopeCreatedWithAScopeParentIsNested() {
+        const outer = makeScope({ name: "outer" })
+        const inner = createTemporaryObject(scopeComponent, outer, { name: "inner" })
+        inner.asap(() => new Promise(() => {}))
+        tryCompare(inner, "running", 1)
+        outer.cancel()
+        verify(inner.cancelled, "cancelling the parent cancels the child")
+        tryCompare(inner, "active", false)
+        compare(inner.errors, [])
+    }
+
+    function test_scopeDeclaredInAScopeIsNested() {
+        const outer = createTemporaryObject(outerWithInnerComponent, testCase)
+        const inner = outer.inner
+        inner.asap(() => new Promise(() => {}))
+        tryCompare(inner, "running", 1)
+        outer.cancel()
+        verify(inner.cancelled)
+        tryCompare(inner, "active", false)
+    }
+
+    function test_scopeCreatedInACancelledScopeStartsCancelled() {
+        const outer = makeScope()
+        outer.cancel()
+        const inner = createTemporaryObject(scopeComponent, outer)
+        verify(inner.cancelled, "as a C++ scope created with a cancelled parent")
+        let ran = false
+        inner.asap(() => { ran = true })
+        tryCompare(inner, "active", false)
+        compare(ran, false)
+    }
+
+    function test_scopeCreatedInAFinishedScopeRuns() {
+        const outer = makeScope()
+        outer.join()
+        tryCompare(outer, "finished", true)
+        const inner = createTemporaryObject(scopeComponent, outer)
+        verify(!inner.cancelled)
+        let ran = false
+        inner.asap(() => { ran = true })
+        tryVerify(() => ran)
+    }
+
+    function test_scopeWithAnotherParentIsNotNested() {
+        const outer = makeScope()
+        const inner = makeScope() // parent: the test case
+        inner.asap(() => new Promise(() => {}))
+        tryCompare(inner, "running", 1)
+        outer.cancel()
+        verify(!inner.cancelled)
+        inner.cancel()
+        tryCompare(inner, "active", false)
+    }
+
     function test_afterCallsOnce() {
         const scope = makeScope()
         let calls = 0

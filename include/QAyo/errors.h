@@ -64,8 +64,8 @@ public:
     using Error::Error;
 };
 
-//! A task run with Scope::start() finished without calling Started::started(); thrown by the
-//! co_await of start().
+//! A task run with Scope::start() finished without calling Started::started() (and was not
+//! cancelled: that is TaskCancelledError); thrown by the co_await of start().
 class QAYO_CORE_EXPORT StartError : public Error
 {
 public:

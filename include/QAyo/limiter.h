@@ -37,6 +37,8 @@ QAYO_CORE_EXPORT bool requestRecordSlot(LimiterTicket *ticket, ReadyNode *record
 QAYO_CORE_EXPORT bool isTicketWaiting(const LimiterTicket *ticket) noexcept;
 //! Gives the slot back (or withdraws the request) and drops the ticket: the record ended.
 QAYO_CORE_EXPORT void releaseTicket(LimiterTicket *ticket) noexcept;
+//! The shared state of \a limiter (null for null); what a scope keeps (src/core/limiter_p.h).
+std::shared_ptr<LimiterState> limiterStateOf(Limiter *limiter) noexcept;
 
 } // namespace detail
 
@@ -123,8 +125,14 @@ private:
  * one limiter. A slot is always delivered on the thread that asked for it. The getters are
  * always current; the NOTIFY signals are emitted on the limiter's own thread (QObject affinity)
  * on a later event-loop turn, one batch for any number of changes (never inside an acquire, a
- * release or a task's completion). The limiter must outlive the scopes and spawns that name it; tokens and
- * waiters that still refer to it once it is gone keep working (the shared state lives on).
+ * release or a task's completion).
+ *
+ * Lifetime: destroying the limiter while it is in use is defined (docs/limits.md). Requests
+ * still waiting for a slot fail with InvalidStateError naming the limiter (its objectName()):
+ * acquire() throws it, a waiting spawn or aside function fails unstarted (an error of its
+ * scope). A scope given the limiter in ScopeOptions then refuses new work that would draw from
+ * it (InvalidStateError at the spawn) and its limiter() is null. Slots held (tokens, running
+ * tasks) stay held until given back; giving one back afterwards is harmless and does nothing.
  */
 class QAYO_CORE_EXPORT Limiter : public QObject
 {
@@ -141,7 +149,8 @@ class QAYO_CORE_EXPORT Limiter : public QObject
 public:
     //! A limiter with \a capacity slots; throws InvalidArgument if \a capacity is below 1.
     explicit Limiter(int capacity, QObject *parent = nullptr);
-    //! Destroys the object; tokens and waiters still out keep the shared state alive.
+    //! Fails the requests still waiting for a slot (InvalidStateError naming the limiter);
+    //! slots held stay valid until given back (see the class comment).
     ~Limiter() override;
 
     //! How many slots exist.
@@ -178,6 +187,7 @@ Q_SIGNALS:
 private:
     friend class detail::LimiterState;
     friend detail::LimiterTicket *detail::makeRecordTicket(Limiter *, const char *);
+    friend std::shared_ptr<detail::LimiterState> detail::limiterStateOf(Limiter *) noexcept;
     void emitChanges();
     struct Private;
     QScopedPointer<Private> d;

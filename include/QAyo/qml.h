@@ -41,8 +41,10 @@ namespace Qml {
 namespace detail {
 
 //! Reports a spawn that could not happen as a JavaScript exception in the scope's engine (the
-//! calling QML expression throws it), or as a warning when there is no engine.
-QAYO_QML_EXPORT void reportSpawnFailure(Scope *scope, const QString &message);
+//! calling QML expression throws it), or as a warning when there is no engine; returns true.
+//! Returns false, reporting nothing, when the scope has an engine but no JavaScript is running
+//! (a call from plain C++): the caller then rethrows the C++ error.
+[[nodiscard]] QAYO_QML_EXPORT bool reportSpawnFailure(Scope *scope, const QString &message);
 
 //! The QmlTask's coroutine: awaits \a handle and converts the value. A cancelled or failed task
 //! ends it with an exception, so QmlTask::then() never calls its function; so does an engine
@@ -95,23 +97,26 @@ QAYO_QML_EXPORT QCoro::QmlTask failedTask();
  * type QVariant can hold and QML can read (QString, QStringList, QVariantMap, ...) or void.
  *
  * Must not be called with a null scope, or a scope that has finished or is being destroyed:
- * then nothing is spawned, the calling QML expression gets a JavaScript Error naming the
- * problem (a warning in the qayo.qml category when the scope has no engine), and the returned
- * task never calls its function. Never throws (it is meant for Q_INVOKABLEs). Call it on the
- * scope's thread.
+ * then nothing is spawned and the error goes where the call came from. Called from JavaScript
+ * (a Q_INVOKABLE), the calling QML expression gets a JavaScript Error naming the problem and the
+ * returned task never calls its function; nothing is thrown in C++. Called from plain C++ (no
+ * JavaScript of the scope's engine running), it throws the C++ error (ScopeClosedError) and
+ * leaves the engine untouched. A null scope, or a scope without an engine, gives a warning in
+ * the qayo.qml category and a task that never calls its function. Call it on the scope's thread.
  */
 template<typename T>
 QCoro::QmlTask spawn(Scope *scope, Task<T> &&task)
 {
     if (!scope) {
-        detail::reportSpawnFailure(nullptr, QStringLiteral("QAyo::Qml::spawn: the scope is null"));
+        static_cast<void>(detail::reportSpawnFailure(nullptr, QStringLiteral("QAyo::Qml::spawn: the scope is null")));
         return detail::failedTask();
     }
     try {
         Handle<T> handle = scope->asap(std::move(task));
         return QCoro::QmlTask(detail::resultForQml<T>(std::move(handle), QPointer<QJSEngine>(qjsEngine(scope))));
     } catch (const Error &error) {
-        detail::reportSpawnFailure(scope, error.message());
+        if (!detail::reportSpawnFailure(scope, error.message()))
+            throw; // called from C++, not from JavaScript
         return detail::failedTask();
     }
 }
@@ -123,7 +128,7 @@ template<typename F, typename... Args>
 QCoro::QmlTask spawn(Scope *scope, F &&f, Args &&...args)
 {
     if (!scope) {
-        detail::reportSpawnFailure(nullptr, QStringLiteral("QAyo::Qml::spawn: the scope is null"));
+        static_cast<void>(detail::reportSpawnFailure(nullptr, QStringLiteral("QAyo::Qml::spawn: the scope is null")));
         return detail::failedTask();
     }
     try {
@@ -131,7 +136,8 @@ QCoro::QmlTask spawn(Scope *scope, F &&f, Args &&...args)
         using T = typename detail::HandleValue<decltype(handle)>::type;
         return QCoro::QmlTask(detail::resultForQml<T>(std::move(handle), QPointer<QJSEngine>(qjsEngine(scope))));
     } catch (const Error &error) {
-        detail::reportSpawnFailure(scope, error.message());
+        if (!detail::reportSpawnFailure(scope, error.message()))
+            throw; // called from C++, not from JavaScript
         return detail::failedTask();
     }
 }

@@ -49,8 +49,10 @@ struct ScopeOptions
     //! Keep the results of non-void tasks for results() (costs one QVariant per task).
     bool collectResults = true;
     //! Every task counted against maxConcurrency also takes a slot of this limiter before it
-    //! starts (shared with other scopes; not owned; must outlive the scope). Aside work draws
-    //! from a limiter only when given one: aside(limiter, f, ...). See docs/limits.md.
+    //! starts (shared with other scopes; not owned). Aside work draws from a limiter only when
+    //! given one: aside(limiter, f, ...). If the limiter is destroyed before the scope, the
+    //! tasks waiting for its slots fail, and spawning work that would draw from it throws
+    //! InvalidStateError naming it. See docs/limits.md.
     Limiter *limiter = nullptr;
 };
 
@@ -171,7 +173,7 @@ public:
     template<typename T>
     Handle<T> asap(QCoro::Task<T> &&task)
     {
-        checkCanSpawn("asap");
+        checkCanSpawn("asap", false);
         auto factory = [t = std::move(task)]() mutable { return detail::awaitRunning<T>(std::move(t)); };
         return spawnFactory<T>(std::move(factory), SpawnKind::Eager);
     }
@@ -203,7 +205,7 @@ public:
     template<typename T>
     Handle<T> asap(Limiter *limiter, Task<T> &&task)
     {
-        checkCanSpawn("asap");
+        checkCanSpawn("asap", false);
         if (!task.isValid())
             throw InvalidArgument(QStringLiteral("task: cannot spawn an empty (moved-from) QAyo::Task"));
         detail::LimiterTicket *ticket = detail::makeRecordTicket(limiter, "asap");
@@ -217,7 +219,7 @@ public:
         requires std::invocable<std::decay_t<F> &, std::decay_t<Args> &...>
     auto asap(Limiter *limiter, F &&f, Args &&...args)
     {
-        checkCanSpawn("asap");
+        checkCanSpawn("asap", false);
         using R = std::invoke_result_t<std::decay_t<F> &, std::decay_t<Args> &...>;
         using T = typename detail::SpawnValue<R>::type;
         auto factory = detail::makeCallableFactory(std::forward<F>(f), std::forward<Args>(args)...);
@@ -235,9 +237,12 @@ public:
      * given explicitly for generic callables (default void). After started() the task goes on
      * in this scope under the usual rules. Before it:
      * - an error of the task is rethrown here only (it is not also an error of the scope);
-     * - the task ending without started() throws StartError here; cancelled, TaskCancelledError;
+     * - the task ending without started() throws StartError here; cancelled (also if it then
+     *   ends normally), TaskCancelledError;
      * - the caller being cancelled (or dropping the operation) cancels the task.
      * Call it on the scope's thread (InvalidStateError otherwise); ScopeClosedError as asap().
+     * The co_await throws InvalidStateError if the task could never start because it waits for a
+     * maxConcurrency or limiter slot that only the caller (or a task it is nested in) holds.
      */
     template<typename T = detail::DeduceStartedType, typename F, typename... Args>
     auto start(F &&f, Args &&...args)
@@ -477,7 +482,8 @@ public:
 
     //! The scope this one is nested in (directly or through a task), or nullptr.
     Scope *parentScope() const;
-    //! The limiter from the options (nullptr if none): pass it to nested scopes to share it.
+    //! The limiter from the options (nullptr if none, or once it was destroyed): pass it to
+    //! nested scopes to share it.
     Limiter *limiter() const;
 
     //! Prints the live tree below this scope (nested scopes, tasks and their state: queued,
@@ -544,7 +550,9 @@ private:
     enum class SpawnKind { Normal, Eager, Body, Aside };
 
     Scope(const ScopeOptions &options, detail::TaskRecord *parentTask);
-    void checkCanSpawn(const char *operation) const;
+    //! Throws ScopeClosedError if the scope has finished or is being destroyed, and
+    //! InvalidStateError if \a drawsFromScopeLimiter and the scope's limiter was destroyed.
+    void checkCanSpawn(const char *operation, bool drawsFromScopeLimiter = true) const;
     //! Throws InvalidStateError naming \a operation unless called on the scope's thread.
     void checkOnScopeThread(const char *operation) const;
     void spawnRecord(detail::TaskRecord *record, SpawnKind kind);
@@ -562,7 +570,7 @@ private:
     template<typename F, typename... Args>
     auto asideWith(QThreadPool *pool, Limiter *limiter, F &&f, Args &&...args)
     {
-        checkCanSpawn("asideIn");
+        checkCanSpawn("asideIn", false);
         if (!pool)
             throw InvalidArgument(QStringLiteral("asideIn: the pool is null"));
         using Fn = std::decay_t<F>;
@@ -596,7 +604,7 @@ private:
     template<typename F>
     void spawnBody(F &&f)
     {
-        checkCanSpawn("scope body");
+        checkCanSpawn("scope body", false);
         using R = std::invoke_result_t<std::decay_t<F> &>;
         using T = typename detail::SpawnValue<R>::type;
         spawnFactory<T>(detail::makeCallableFactory(std::forward<F>(f)), SpawnKind::Body);

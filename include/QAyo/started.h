@@ -63,6 +63,10 @@ public:
 
     //! The task (to cancel it while it has not started); set by Scope::start().
     void setTask(TaskRecord *record) noexcept;
+    //! Throws InvalidStateError if the task could never start while \a caller (the task about
+    //! to await the start) waits: it waits for a slot - of its scope's maxConcurrency or of a
+    //! limiter - that only \a caller, or a task \a caller is nested in, holds (docs/limits.md).
+    void checkCanProgress(TaskRecord *caller) const;
     void setWaiter(StartWaiter *waiter) noexcept { m_waiter = waiter; }
 
 private:
@@ -130,6 +134,23 @@ public:
     {
         m_waiting = h;
         m_state->setWaiter(this);
+    }
+    //! co_await inside a QAyo::Task: first refuses a start that could never make progress
+    //! (StartState::checkCanProgress); the dropped operation then cancels its task.
+    template<typename Promise>
+    auto qayoAwait(Promise &promise) &&
+    {
+        if (m_state)
+            m_state->checkCanProgress(promise.m_record);
+        return AwareCheckpoint<StartAwaiter>(std::move(*this), promise.m_record);
+    }
+    //! \copydoc qayoAwait()
+    template<typename Promise>
+    auto qayoAwait(Promise &promise) &
+    {
+        if (m_state)
+            m_state->checkCanProgress(promise.m_record);
+        return AwareCheckpoint<StartAwaiter &>(*this, promise.m_record);
     }
     T await_resume()
     {

@@ -8,6 +8,13 @@
 // granted slot may be on its way to that thread while the asker loses interest:
 //
 //   Idle -> Waiting (queued) -> InFlight (granted, travelling home) -> Held -> Done
+//                  \-> Failed (refused, travelling home) -> Refused -> Done
+//
+// Refused: the Limiter object was destroyed before it granted the slot. ~Limiter fails every
+// waiting request (they travel home as Failed, like a grant but without a slot), and a request
+// made afterwards is Refused at once; the owner turns that into an InvalidStateError naming the
+// limiter. Slots held then stay held until released; a release then simply gives the slot back
+// to a state nobody draws from any more.
 //
 // Only the home thread moves a ticket out of Waiting or InFlight by itself (a cancel withdraws
 // a waiting request; an arrival turns InFlight into Held); other threads only grant (Waiting ->
@@ -16,6 +23,7 @@
 #include <QAyo/limiter.h>
 #include <QAyo/signal.h>
 
+#include "limiter_p.h"
 #include "threadcontext_p.h"
 
 #include <QMetaObject>
@@ -35,7 +43,7 @@ namespace detail {
 class LimiterTicket final : public ReadyNode
 {
 public:
-    enum class Phase : quint8 { Idle, Waiting, InFlight, Held, Done };
+    enum class Phase : quint8 { Idle, Waiting, InFlight, Held, Failed, Refused, Done };
     using GrantedFunction = void (*)(void *owner) noexcept;
 
     explicit LimiterTicket(std::shared_ptr<LimiterState> state) noexcept
@@ -121,7 +129,7 @@ public:
     {
         {
             std::lock_guard lock(mutex);
-            if (!waiters.empty() || borrowed >= capacity)
+            if (destroyed || !waiters.empty() || borrowed >= capacity)
                 return false;
             ++borrowed;
         }
@@ -132,11 +140,26 @@ public:
     //! Makes the Limiter object emit its NOTIFY signals (on its own thread).
     void changed() noexcept;
 
+    //! "limiter 'name'" for messages (its object name, or the one it had; "(unnamed)" without).
+    QString labelLocked() const
+    {
+        const QString current = object ? object->objectName() : name;
+        return current.isEmpty() ? QStringLiteral("limiter (unnamed)") : QStringLiteral("limiter '%1'").arg(current);
+    }
+    //! The error of a request the destroyed limiter refused; \a who names the requester.
+    InvalidStateError refusal(const QString &who)
+    {
+        std::lock_guard lock(mutex);
+        return InvalidStateError(QStringLiteral("%1: %2 was destroyed before it granted a slot").arg(who, labelLocked()));
+    }
+
     std::mutex mutex;
     int capacity;
     int borrowed = 0;
     std::deque<LimiterTicket *> waiters;
     Limiter *object = nullptr; // null once the Limiter object is gone
+    bool destroyed = false;    // ~Limiter ran: no more grants (see the file comment)
+    QString name;              // the object name, for messages (kept past ~Limiter)
     bool notifyPosted = false;
 };
 
@@ -145,6 +168,21 @@ void LimiterTicket::arrived(ReadyNode *node) noexcept
     auto *ticket = static_cast<LimiterTicket *>(node);
     LimiterState *state = ticket->state.get();
     const bool ownerGone = ticket->owner == nullptr;
+    bool refused = false;
+    {
+        std::lock_guard lock(state->mutex);
+        if (ticket->phase == Phase::Failed) {
+            // A refusal (the limiter was destroyed): no slot travelled with it.
+            ticket->phase = ownerGone ? Phase::Done : Phase::Refused;
+            refused = true;
+        }
+    }
+    if (refused) {
+        if (!ownerGone)
+            ticket->onGranted(ticket->owner); // the owner sees Refused and fails
+        ticket->deref(); // the delivery's reference
+        return;
+    }
     std::vector<LimiterTicket *> granted;
     {
         std::lock_guard lock(state->mutex);
@@ -187,7 +225,11 @@ static void detachTicket(LimiterTicket *ticket) noexcept
             state->grantLocked(granted);
             didChange = true;
             break;
+        case LimiterTicket::Phase::Refused:
+            ticket->phase = LimiterTicket::Phase::Done;
+            break;
         case LimiterTicket::Phase::InFlight: // the arrival gives it back
+        case LimiterTicket::Phase::Failed:   // the arrival drops it
         case LimiterTicket::Phase::Idle:
         case LimiterTicket::Phase::Done:
             break;
@@ -199,12 +241,17 @@ static void detachTicket(LimiterTicket *ticket) noexcept
 }
 
 //! Queues \a ticket or, if a slot is free and nobody waits, grants it at once (returns true).
+//! A destroyed limiter refuses it at once (returns true, the phase is Refused).
 static bool enqueueTicket(LimiterTicket *ticket) noexcept
 {
     LimiterState *state = ticket->state.get();
     bool now = false;
     {
         std::lock_guard lock(state->mutex);
+        if (state->destroyed) {
+            ticket->phase = LimiterTicket::Phase::Refused;
+            return true;
+        }
         if (state->waiters.empty() && state->borrowed < state->capacity) {
             ++state->borrowed;
             ticket->phase = LimiterTicket::Phase::Held;
@@ -241,6 +288,64 @@ LimiterTicket *makeRecordTicket(Limiter *limiter, const char *operation)
     return new LimiterTicket(limiter->d->state);
 }
 
+LimiterTicket *makeRecordTicket(const std::shared_ptr<LimiterState> &state) noexcept
+{
+    return new LimiterTicket(state);
+}
+
+std::shared_ptr<LimiterState> limiterStateOf(Limiter *limiter) noexcept
+{
+    return limiter ? limiter->d->state : nullptr;
+}
+
+Limiter *liveLimiter(LimiterState *state) noexcept
+{
+    if (!state)
+        return nullptr;
+    std::lock_guard lock(state->mutex);
+    return state->object;
+}
+
+std::optional<QString> destroyedLimiterLabel(LimiterState *state)
+{
+    if (!state)
+        return std::nullopt;
+    std::lock_guard lock(state->mutex);
+    if (!state->destroyed)
+        return std::nullopt;
+    return state->labelLocked();
+}
+
+bool waitsOnlyForHolders(LimiterTicket *waiting, const std::vector<LimiterTicket *> &holders, QString *label,
+                         int *capacity)
+{
+    LimiterState *state = waiting->state.get();
+    std::lock_guard lock(state->mutex);
+    if (waiting->phase != LimiterTicket::Phase::Waiting)
+        return false;
+    const auto held = std::count_if(holders.begin(), holders.end(), [state](const LimiterTicket *ticket) {
+        return ticket->state.get() == state && ticket->phase == LimiterTicket::Phase::Held;
+    });
+    if (held == 0 || held < state->borrowed)
+        return false; // someone else holds a slot and may give it back
+    *label = state->labelLocked();
+    *capacity = state->capacity;
+    return true;
+}
+
+bool isTicketRefused(LimiterTicket *ticket) noexcept
+{
+    std::lock_guard lock(ticket->state->mutex);
+    return ticket->phase == LimiterTicket::Phase::Refused;
+}
+
+std::exception_ptr ticketRefusal(LimiterTicket *ticket, const QString &who)
+{
+    if (!isTicketRefused(ticket))
+        return nullptr;
+    return std::make_exception_ptr(ticket->state->refusal(who));
+}
+
 bool requestRecordSlot(LimiterTicket *ticket, ReadyNode *record) noexcept
 {
     // The slot arrives on a later turn of the scope's thread already (from the ready queue or
@@ -255,7 +360,8 @@ bool requestRecordSlot(LimiterTicket *ticket, ReadyNode *record) noexcept
 bool isTicketWaiting(const LimiterTicket *ticket) noexcept
 {
     std::lock_guard lock(ticket->state->mutex);
-    return ticket->phase == LimiterTicket::Phase::Waiting || ticket->phase == LimiterTicket::Phase::InFlight;
+    return ticket->phase == LimiterTicket::Phase::Waiting || ticket->phase == LimiterTicket::Phase::InFlight
+        || ticket->phase == LimiterTicket::Phase::Failed;
 }
 
 void releaseTicket(LimiterTicket *ticket) noexcept
@@ -293,13 +399,16 @@ bool AcquireAwaiter::await_suspend(std::coroutine_handle<> h)
     m_waiting = h;
     auto *ticket = new LimiterTicket(m_state);
     ticket->bindHome(this, &AcquireAwaiter::granted);
-    if (enqueueTicket(ticket)) {
-        // A slot came free since await_ready(): no suspension.
-        ticket->deref();
-        m_grantedAtOnce = true;
-        return false;
-    }
     m_ticket = ticket;
+    if (enqueueTicket(ticket)) {
+        // A slot came free since await_ready() (or the limiter is gone): no suspension.
+        if (ticket->phase == LimiterTicket::Phase::Held) {
+            m_ticket = nullptr;
+            ticket->deref();
+            m_grantedAtOnce = true;
+        }
+        return false; // a Refused ticket stays: await_resume() throws
+    }
     return true;
 }
 
@@ -315,13 +424,18 @@ LimiterToken AcquireAwaiter::await_resume()
         return LimiterToken(m_state);
     }
     bool held = false;
+    bool refused = false;
     {
         std::lock_guard lock(m_state->mutex);
         if (m_ticket->phase == LimiterTicket::Phase::Held) {
             m_ticket->phase = LimiterTicket::Phase::Done; // the token owns the slot now
             held = true;
+        } else if (m_ticket->phase == LimiterTicket::Phase::Refused) {
+            refused = true;
         }
     }
+    if (refused)
+        throw m_state->refusal(QStringLiteral("acquire"));
     if (!held)
         throw Cancelled{}; // woken by a cancel (the checkpoint normally throws first)
     return LimiterToken(m_state);
@@ -397,8 +511,21 @@ Limiter::Limiter(int capacity, QObject *parent) : QObject(parent), d(new Private
 
 Limiter::~Limiter()
 {
-    std::lock_guard lock(d->state->mutex);
-    d->state->object = nullptr;
+    // Every waiting request fails (it travels home as a refusal); held slots stay held.
+    std::vector<detail::LimiterTicket *> refused;
+    {
+        std::lock_guard lock(d->state->mutex);
+        d->state->object = nullptr;
+        d->state->destroyed = true;
+        d->state->name = objectName();
+        for (detail::LimiterTicket *ticket : d->state->waiters) {
+            ticket->phase = detail::LimiterTicket::Phase::Failed;
+            ticket->ref(); // the delivery's reference
+            refused.push_back(ticket);
+        }
+        d->state->waiters.clear();
+    }
+    detail::LimiterState::deliver(refused);
 }
 
 int Limiter::capacity() const

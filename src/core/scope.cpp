@@ -5,7 +5,9 @@
 
 #include "diagnostics_p.h"
 #include "errors_p.h"
+#include "limiter_p.h"
 #include "logging_p.h"
+#include "nesting_p.h"
 #include "scope_p.h"
 #include "threadcontext_p.h"
 
@@ -45,7 +47,7 @@ namespace detail {
 // ================================================================================================
 
 ScopePrivate::ScopePrivate(Scope *q, const ScopeOptions &options)
-    : q(q), options(options), threadId(QThread::currentThreadId())
+    : q(q), options(options), limiterState(limiterStateOf(options.limiter)), threadId(QThread::currentThreadId())
 {
     m_timeout.d = this;
     m_finishNode.d = this;
@@ -96,6 +98,31 @@ void unregisterRootScope(ScopePrivate *d) noexcept
     d->detach();
 }
 } // namespace
+
+void ScopePrivate::nestInQObjectParent(Scope *scope)
+{
+    ScopePrivate *d = scope->d.get();
+    auto *parent = qobject_cast<Scope *>(scope->parent());
+    if (!parent || d->ownerList != &firstRootScope)
+        return; // not a Scope's child, or nested already
+    ScopePrivate *parentD = parent->d.get();
+    if (parentD->m_dying)
+        return; // about to delete this scope with its other QObject children
+    unregisterRootScope(d);
+    d->attachTo(&parentD->firstChild);
+    d->parentScope = parentD;
+    if (parentD->m_cancelled) {
+        // As for a child created in a cancelled scope, or present when the parent was cancelled.
+        QList<QPointer<Scope>> notify;
+        d->markCancelled(notify);
+        emitCancelled(notify);
+    }
+}
+
+void nestInParentScope(Scope *scope)
+{
+    ScopePrivate::nestInQObjectParent(scope);
+}
 
 QList<ScopePrivate *> rootScopesOfThisThread()
 {
@@ -184,8 +211,8 @@ void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind)
         checkJoin(); // a spawn from another thread may have been all the join waited for
         return;
     }
-    if (record->counted && options.limiter && !record->limiterTicket)
-        record->limiterTicket = makeRecordTicket(options.limiter, "spawn"); // the scope's limiter
+    if (record->counted && limiterState && !record->limiterTicket)
+        record->limiterTicket = makeRecordTicket(limiterState); // the scope's limiter (refused if destroyed)
     const int limit = options.maxConcurrency;
     if (!record->counted || limit == 0 || m_inFlight < limit) {
         if (record->counted)
@@ -212,6 +239,12 @@ bool ScopePrivate::waitsForLimiter(const TaskRecord *record) noexcept
 void ScopePrivate::runStart(TaskRecord *record) noexcept
 {
     ScopePrivate *d = record->scope; // queued records always have a live scope
+    // The limiter it waited for was destroyed instead of granting the slot: it fails unstarted.
+    std::exception_ptr refused;
+    if (record->limiterTicket && Q_UNLIKELY(isTicketRefused(record->limiterTicket))) {
+        refused = ticketRefusal(record->limiterTicket,
+                                QStringLiteral("task '%1' of scope %2").arg(record->displayName(), scopeLabel(d)));
+    }
     --d->m_pending;
     ++d->m_running;
     record->state.store(TaskRecord::State::Running, std::memory_order_relaxed);
@@ -229,6 +262,8 @@ void ScopePrivate::runStart(TaskRecord *record) noexcept
         // A slot destroyed the scope before the task ran a single line: it never runs.
         record->settle(TaskRecord::Outcome::Cancelled);
         record->deref(); // the reference the scope left behind
+    } else if (refused) {
+        record->complete(std::move(refused));
     } else {
         try {
             record->start();
@@ -727,7 +762,7 @@ Scope::~Scope()
     d->releaseJoinersOfDestroyedScope();
 }
 
-void Scope::checkCanSpawn(const char *operation) const
+void Scope::checkCanSpawn(const char *operation, bool drawsFromScopeLimiter) const
 {
     if (d->m_dying)
         throw ScopeClosedError(QStringLiteral("%1: scope %2 is being destroyed")
@@ -735,6 +770,13 @@ void Scope::checkCanSpawn(const char *operation) const
     if (d->m_finished)
         throw ScopeClosedError(QStringLiteral("%1: scope %2 has finished (it was joined)")
                                    .arg(QLatin1String(operation), scopeLabel(d.get())));
+    if (drawsFromScopeLimiter && d->limiterState) {
+        if (const auto limiter = detail::destroyedLimiterLabel(d->limiterState.get())) {
+            throw InvalidStateError(QStringLiteral("%1: the %2 of scope %3 was destroyed; the scope can start no "
+                                                   "more tasks that draw from it")
+                                        .arg(QLatin1String(operation), *limiter, scopeLabel(d.get())));
+        }
+    }
 }
 
 void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
@@ -967,7 +1009,7 @@ Scope *detail::scopeOf(const TaskRecord *record) noexcept
 
 Limiter *Scope::limiter() const
 {
-    return d->options.limiter;
+    return detail::liveLimiter(d->limiterState.get());
 }
 
 void Scope::checkOnScopeThread(const char *operation) const

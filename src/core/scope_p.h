@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include <deque>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -55,6 +56,8 @@ public:
     void releaseJoinersOfDestroyedScope() noexcept;
 
     // --- tree
+    //! See nestInParentScope() (src/core/nesting_p.h).
+    static void nestInQObjectParent(Scope *scope);
     void attachTo(ScopePrivate **listHead) noexcept;
     void detach() noexcept;
     bool isWithin(const TaskRecord *record) const noexcept;
@@ -119,6 +122,9 @@ public:
 
     Scope *q;
     ScopeOptions options;
+    //! The shared state of options.limiter: outlives the Limiter object, so a spawn after the
+    //! limiter was destroyed is refused instead of touching freed memory (docs/limits.md).
+    std::shared_ptr<LimiterState> limiterState;
     //! The scope's thread id, for the cheap "same thread?" test; null after moveToThread()
     //! until the scope is first used on its new thread.
     std::atomic<Qt::HANDLE> threadId{nullptr};

@@ -3,9 +3,14 @@
 #include <QAyo/started.h>
 
 #include "errors_p.h"
+#include "limiter_p.h"
 #include "logging_p.h"
+#include "scope_p.h"
 
 #include <QThread>
+
+#include <algorithm>
+#include <vector>
 
 namespace QAyo::detail {
 
@@ -64,8 +69,15 @@ bool StartState::bodyEnded(const std::exception_ptr &failure) noexcept
     if (m_phase != Phase::Starting)
         return bool(failure); // after started() (or the caller left): the scope's business
     if (!failure) {
-        m_error = std::make_exception_ptr(
-            StartError(QStringLiteral("start: the task finished without calling started()")));
+        // A task that was cancelled and ended without started() - a plain callable has no
+        // checkpoint, a coroutine may have swallowed Cancelled - was cancelled, not forgetful.
+        if (m_task && m_task->cancelRequested) {
+            m_error = std::make_exception_ptr(
+                TaskCancelledError(QStringLiteral("start: the task was cancelled before it called started()")));
+        } else {
+            m_error = std::make_exception_ptr(
+                StartError(QStringLiteral("start: the task finished without calling started()")));
+        }
         resolve(Phase::Failed);
         return false;
     }
@@ -131,6 +143,57 @@ void StartState::rethrowTaskError() const
 {
     if (m_phase == Phase::Failed && m_taskError)
         std::rethrow_exception(m_error);
+}
+
+void StartState::checkCanProgress(TaskRecord *caller) const
+{
+    // The rule (docs/limits.md): refuse only what can never make progress. The start's task
+    // waits for a slot; if every slot it could get is held by the caller or by a task the caller
+    // is nested in (each of which waits, directly or through nested joins, for this start),
+    // nobody can give one back. Anything else - another task holding a slot, a token held
+    // elsewhere - may free one, and the start waits as usual.
+    TaskRecord *task = m_task;
+    if (m_phase != Phase::Starting || !task || !caller || !task->scope
+        || task->state.load(std::memory_order_relaxed) != TaskRecord::State::Queued)
+        return;
+    // The caller and the tasks it is nested in (through block scopes, which they join).
+    std::vector<TaskRecord *> chain;
+    for (TaskRecord *r = caller; r; r = r->scope ? r->scope->parentTask : nullptr)
+        chain.push_back(r);
+
+    ScopePrivate *d = task->scope;
+    const QString scopeName = d->options.name.isEmpty() ? QStringLiteral("(unnamed)") : d->options.name;
+    const auto &queue = d->m_waitingForSlot;
+    if (std::find(queue.begin(), queue.end(), task) != queue.end() && d->m_inFlight <= 1) {
+        for (TaskRecord *r : chain) {
+            if (r->scope == d && r->counted && r->state.load(std::memory_order_relaxed) == TaskRecord::State::Running) {
+                throw InvalidStateError(
+                    QStringLiteral("start: would wait forever: task '%1' holds the only running slot of scope %2 "
+                                   "(maxConcurrency %3) and waits for the start, whose task can only run once that "
+                                   "slot is free. Start it from a task of another scope, or raise maxConcurrency first")
+                        .arg(r->displayName(), scopeName)
+                        .arg(d->options.maxConcurrency));
+            }
+        }
+    }
+    if (task->limiterTicket) {
+        std::vector<LimiterTicket *> held;
+        for (TaskRecord *r : chain) {
+            if (r->limiterTicket)
+                held.push_back(r->limiterTicket);
+        }
+        QString limiter;
+        int capacity = 0;
+        if (!held.empty() && waitsOnlyForHolders(task->limiterTicket, held, &limiter, &capacity)) {
+            throw InvalidStateError(
+                QStringLiteral("start: would wait forever: task '%1' (or a task it is nested in) holds every slot "
+                               "of %2 (capacity %3) and waits for the start, whose task in scope %4 needs one of "
+                               "them to run. Start it from a task that holds no slot, or raise the capacity first")
+                    .arg(caller->displayName(), limiter)
+                    .arg(capacity)
+                    .arg(scopeName));
+        }
+    }
 }
 
 } // namespace QAyo::detail

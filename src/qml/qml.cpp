@@ -9,12 +9,31 @@ namespace QAyo::Qml::detail {
 
 Q_LOGGING_CATEGORY(lcQml, "qayo.qml", QtInfoMsg)
 
-void reportSpawnFailure(Scope *scope, const QString &message)
+namespace {
+//! True while JavaScript of \a engine is running (a Q_INVOKABLE called from QML): the engine
+//! then turns a thrown error into an exception of the calling expression. Outside, throwError()
+//! would stay pending and surface in the next, unrelated evaluation. The public API has no
+//! such query; the stack trace of a tiny evaluation shows the frames of the calling JavaScript
+//! (only the evaluation's own frame when none runs). It costs microseconds, on failures only.
+bool isJavaScriptRunning(QJSEngine *engine)
 {
-    if (QJSEngine *engine = scope ? qjsEngine(scope) : nullptr)
-        engine->throwError(QJSValue::GenericError, message);
-    else
+    QStringList trace;
+    engine->evaluate(QStringLiteral("throw 0"), QString(), 1, &trace);
+    return trace.size() > 1;
+}
+} // namespace
+
+bool reportSpawnFailure(Scope *scope, const QString &message)
+{
+    QJSEngine *engine = scope ? qjsEngine(scope) : nullptr;
+    if (!engine) {
         qCWarning(lcQml).noquote() << message;
+        return true;
+    }
+    if (!isJavaScriptRunning(engine))
+        return false; // called from C++: the caller rethrows the C++ error
+    engine->throwError(QJSValue::GenericError, message);
+    return true;
 }
 
 QCoro::QmlTask failedTask()

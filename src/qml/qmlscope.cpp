@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "qmlscope_p.h"
 
+#include "../core/nesting_p.h"
 #include "jscall_p.h"
 #include "logging_p.h"
 #include "qmlscheduled_p.h"
@@ -22,6 +23,12 @@ QmlScope::QmlScope(QObject *parent) : Scope(parent)
 }
 
 QmlScope::~QmlScope() = default;
+
+void QmlScope::componentComplete()
+{
+    // A Scope declared in a Scope, or made with createObject(scope): the parent is there now.
+    QAyo::detail::nestInParentScope(this);
+}
 
 void QmlScope::throwToJs(QJSValue::ErrorType type, const QString &message)
 {

@@ -7,6 +7,7 @@
 
 #include <QDateTime>
 #include <QJSValue>
+#include <QQmlParserStatus>
 #include <QtQml/qqmlregistration.h>
 
 namespace QAyo::Qml::detail {
@@ -18,11 +19,13 @@ class QmlScheduled;
  * It is the C++ scope itself (a subclass), so a backend's Q_INVOKABLE taking a QAyo::Scope *
  * receives it as it is. Nothing here lets a C++ exception reach the QML engine: a bad call
  * throws a JavaScript error to the calling expression, a bad property value is a warning and
- * is ignored. See docs/qml.md for the contract.
+ * is ignored. A Scope whose QML parent is a Scope is nested in it once it is complete (QML
+ * sets the parent after construction). See docs/qml.md for the contract.
  */
-class QmlScope : public QAyo::Scope
+class QmlScope : public QAyo::Scope, public QQmlParserStatus
 {
     Q_OBJECT
+    Q_INTERFACES(QQmlParserStatus)
     QML_NAMED_ELEMENT(Scope)
     //! Tasks allowed to run at once (0 = unlimited). Negative: a warning, the value is ignored.
     Q_PROPERTY(int maxConcurrency READ maxConcurrency WRITE setMaxConcurrencyFromQml NOTIFY maxConcurrencyChanged)
@@ -57,6 +60,11 @@ public:
     //! is an error); the returned thenable calls its function then, unless the scope failed
     //! (or timed out with timeoutThrows) or was destroyed first.
     Q_INVOKABLE QCoro::QmlTask join();
+
+    //! Part of QQmlParserStatus; nothing to do before the properties are set.
+    void classBegin() override {}
+    //! Nests the scope in its QObject parent if that is a Scope (set by QML after construction).
+    void componentComplete() override;
 
     int timeoutMs() const;
     void setTimeoutMs(int ms);
