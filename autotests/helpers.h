@@ -7,7 +7,11 @@
 #include <QAyo/QAyo>
 #include <QAyo/Test>
 
+#include <QHash>
+#include <QMutex>
 #include <QString>
+#include <QStringList>
+#include <QtGlobal>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +22,40 @@
 namespace TestHelpers {
 
 using namespace std::chrono_literals;
+
+//! Collects the messages of the qayo.* categories while alive (from any thread).
+class MessageCapture
+{
+public:
+    MessageCapture()
+    {
+        s_current = this;
+        m_previous = qInstallMessageHandler(&MessageCapture::handle);
+    }
+    ~MessageCapture()
+    {
+        qInstallMessageHandler(m_previous);
+        s_current = nullptr;
+    }
+    QStringList messages(const char *category) const
+    {
+        QMutexLocker lock(&m_mutex);
+        return m_messages.value(QString::fromLatin1(category));
+    }
+
+private:
+    static void handle(QtMsgType, const QMessageLogContext &context, const QString &message)
+    {
+        if (!s_current || !context.category || qstrncmp(context.category, "qayo.", 5) != 0)
+            return;
+        QMutexLocker lock(&s_current->m_mutex);
+        s_current->m_messages[QString::fromLatin1(context.category)].append(message);
+    }
+    static inline MessageCapture *s_current = nullptr;
+    QtMessageHandler m_previous;
+    mutable QMutex m_mutex;
+    QHash<QString, QStringList> m_messages;
+};
 
 //! Spins the event loop until \a done returns true; false if \a deadline (real time) passes.
 inline bool spinUntil(const std::function<bool()> &done, std::chrono::milliseconds deadline = 3s)

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -52,6 +53,42 @@ private:
     std::mutex m_mutex;
     std::condition_variable m_changed;
     bool m_open = false;
+};
+
+//! Lives on a worker thread: makes a scope there with one aside job that blocks at \a gate and
+//! then throws, and destroys the scope on request. Its slots are called by name (queued), so no
+//! object written by the test's thread is read on the worker without a synchronisation
+//! ThreadSanitizer can see (Qt's event queue is not instrumented): the atomics are the hand-over.
+class OrphaningWorker : public QObject
+{
+    Q_OBJECT
+public:
+    OrphaningWorker(QThreadPool *pool, Gate *gate) : m_pool(pool), m_gate(gate) {}
+    std::atomic<bool> jobStarted { false };
+    std::atomic<bool> jobReturned { false };
+    std::atomic<bool> scopeDropped { false };
+
+public Q_SLOTS:
+    void spawnBlockingJob()
+    {
+        m_scope = std::make_unique<QAyo::Scope>(QAyo::ScopeOptions { .name = QStringLiteral("worker") });
+        m_scope->asideIn(m_pool, [this] {
+            jobStarted = true;
+            m_gate->waitOpen();
+            jobReturned = true;
+            throw std::runtime_error("late failure");
+        }).setName(QStringLiteral("orphan"));
+    }
+    void dropScope()
+    {
+        m_scope.reset();
+        scopeDropped = true;
+    }
+
+private:
+    QThreadPool *m_pool;
+    Gate *m_gate;
+    std::unique_ptr<QAyo::Scope> m_scope;
 };
 
 //! Occupies a thread of \a pool (a plain QRunnable, not QAyo's) until \a gate opens; \a started is
@@ -362,6 +399,34 @@ private Q_SLOTS:
         QCOMPARE(queuedRan.load(), 0);
         for (const auto &handle : std::as_const(queued))
             QVERIFY(handle.isCancelled());
+    }
+
+    void aJobOutlivingItsScopesThreadEndsSafely()
+    {
+        // A worker thread's scope is destroyed while its aside job runs (a thread cannot be
+        // killed: the job is orphaned), then the thread itself ends. The job finishes later, with
+        // an error: its hand-back must not go to the dead thread, and the error is still told.
+        QThreadPool pool;
+        pool.setMaxThreadCount(1);
+        Gate gate;
+        MessageCapture capture;
+        QThread worker;
+        OrphaningWorker side(&pool, &gate);
+        side.moveToThread(&worker);
+        worker.start();
+        QMetaObject::invokeMethod(&side, "spawnBlockingJob", Qt::QueuedConnection);
+        QVERIFY(pollUntil([&] { return side.jobStarted.load(); }));
+        QMetaObject::invokeMethod(&side, "dropScope", Qt::QueuedConnection);
+        QVERIFY(pollUntil([&] { return side.scopeDropped.load(); }));
+        worker.quit();
+        QVERIFY(worker.wait(10000)); // the thread and its QAyo context are gone
+        gate.open();
+        QVERIFY(pool.waitForDone(10000));
+        QVERIFY(side.jobReturned.load());
+        QVERIFY(pollUntil([&] { return !capture.messages("qayo.scope").isEmpty(); }));
+        const QString said = capture.messages("qayo.scope").join(u'\n');
+        QVERIFY2(said.contains(QLatin1String("orphan")) && said.contains(QLatin1String("late failure")),
+                 qPrintable(said));
     }
 
     void handBacksWhileTheScopeThreadIsBusyArriveInOneDelivery()

@@ -30,40 +30,6 @@ using namespace TestHelpers;
 
 namespace {
 
-//! Collects the messages of the qayo.* categories while alive.
-class MessageCapture
-{
-public:
-    MessageCapture()
-    {
-        s_current = this;
-        m_previous = qInstallMessageHandler(&MessageCapture::handle);
-    }
-    ~MessageCapture()
-    {
-        qInstallMessageHandler(m_previous);
-        s_current = nullptr;
-    }
-    QStringList messages(const char *category) const
-    {
-        QMutexLocker lock(&m_mutex);
-        return m_messages.value(QString::fromLatin1(category));
-    }
-
-private:
-    static void handle(QtMsgType, const QMessageLogContext &context, const QString &message)
-    {
-        if (!s_current || !context.category || qstrncmp(context.category, "qayo.", 5) != 0)
-            return;
-        QMutexLocker lock(&s_current->m_mutex);
-        s_current->m_messages[QString::fromLatin1(context.category)].append(message);
-    }
-    static inline MessageCapture *s_current = nullptr;
-    QtMessageHandler m_previous;
-    mutable QMutex m_mutex;
-    QHash<QString, QStringList> m_messages;
-};
-
 struct HelperResult
 {
     int exitCode = -1;

@@ -11,6 +11,7 @@
 #include <QThreadPool>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <stop_token>
@@ -90,6 +91,7 @@ private:
     WorkerFunction m_work;
     std::stop_source m_stop;
     QObject *m_home = nullptr;
+    std::uint64_t m_homeId = 0; // the home context's id: the thread may end before the hand-back
     //! Where the job waits for a pool thread (QAyo's FIFO for m_pool, see src/threads/).
     AsideQueue *m_queue = nullptr;
     // Links and state in that FIFO; guarded by its mutex.

@@ -32,8 +32,17 @@ ThreadContext *ThreadContext::current()
     return context;
 }
 
-ThreadContext::ThreadContext()
+namespace {
+std::atomic<std::uint64_t> lastContextId{0};
+} // namespace
+
+// In the mail section below: the ids postToContext() accepts.
+void registerContext(std::uint64_t id);
+void unregisterContext(std::uint64_t id) noexcept;
+
+ThreadContext::ThreadContext() : m_id(++lastContextId)
 {
+    registerContext(m_id);
     m_ready.prev = m_ready.next = &m_ready;
 }
 
@@ -48,6 +57,7 @@ ThreadContext::~ThreadContext()
     m_heap.clear();
     // Mail still on its way to this thread can never be delivered: it must not reach a later
     // context that gets this address, nor keep its "delivery posted" mark.
+    unregisterContext(m_id);
     purgeMail(this, [](ReadyNode *) noexcept {});
 }
 
@@ -352,6 +362,8 @@ std::vector<std::pair<QObject *, ReadyNode *>> mailbox;
 //! The homes whose delivery call is posted and has not started yet: mail for them rides along
 //! with it, so nodes that arrive while the receiving thread is busy cost one wake-up in all.
 std::vector<QObject *> deliveryPosted;
+//! The id() of every thread context alive (a handful: one per thread that used QAyo).
+std::vector<std::uint64_t> liveContexts;
 
 //! Moves the nodes of the letters \a matches picks from the mailbox to \a taken, in order, in
 //! one pass (erasing letter by letter was quadratic: with a million aside jobs handing back
@@ -398,14 +410,57 @@ void syncHandOver() noexcept
     std::lock_guard lock(mailMutex);
 }
 
+void registerContext(std::uint64_t id)
+{
+    std::lock_guard lock(mailMutex);
+    liveContexts.push_back(id);
+}
+
+void unregisterContext(std::uint64_t id) noexcept
+{
+    std::lock_guard lock(mailMutex);
+    std::erase(liveContexts, id);
+}
+
+std::uint64_t threadContextId()
+{
+    return ThreadContext::current()->id();
+}
+
+namespace {
+//! Queues the letter; with mailMutex held. True if the caller must post the delivery call.
+bool addLetter(QObject *home, ReadyNode *node)
+{
+    mailbox.emplace_back(home, node);
+    if (std::find(deliveryPosted.begin(), deliveryPosted.end(), home) != deliveryPosted.end())
+        return false; // the posted delivery has not taken its letters yet: it takes this one too
+    deliveryPosted.push_back(home);
+    return true;
+}
+} // namespace
+
+bool postToContext(QObject *context, std::uint64_t id, ReadyNode *node) noexcept
+{
+    {
+        std::lock_guard lock(mailMutex);
+        // The context dies under this mutex (unregisterContext), so a live id here stays alive
+        // until the delivery call is posted: its destructor purges the letter if it dies later.
+        if (std::find(liveContexts.begin(), liveContexts.end(), id) == liveContexts.end())
+            return false;
+        if (!addLetter(context, node))
+            return true;
+        // Posted under the mutex: the context cannot be destroyed in between.
+        QMetaObject::invokeMethod(context, [] { deliverMail(); }, Qt::QueuedConnection);
+    }
+    return true;
+}
+
 void postToThreadOf(QObject *home, ReadyNode *node) noexcept
 {
     {
         std::lock_guard lock(mailMutex);
-        mailbox.emplace_back(home, node);
-        if (std::find(deliveryPosted.begin(), deliveryPosted.end(), home) != deliveryPosted.end())
-            return; // the posted delivery has not taken its letters yet: it takes this one too
-        deliveryPosted.push_back(home);
+        if (!addLetter(home, node))
+            return;
     }
     QMetaObject::invokeMethod(home, [] { deliverMail(); }, Qt::QueuedConnection);
 }

@@ -12,6 +12,7 @@
 #include <QThread>
 #include <QTimer>
 
+#include <cstdint>
 #include <vector>
 
 namespace QAyo::detail {
@@ -39,6 +40,8 @@ public:
 
     ThreadContext();
     ~ThreadContext() override;
+    //! Unique for the life of the process (an address may be reused by a later thread's context).
+    std::uint64_t id() const noexcept { return m_id; }
 
     // --- ready queue ---
     void post(ReadyNode *node) noexcept;
@@ -77,6 +80,7 @@ private:
 
     ReadyNode m_ready{nullptr}; // sentinel of the circular ready list
     bool m_eventPosted = false;
+    const std::uint64_t m_id;
     std::vector<DeadlineEntry *> m_heap;
     std::uint64_t m_nextSequence = 0;
     RealClock m_realClock;
@@ -88,6 +92,11 @@ private:
 QAYO_CORE_EXPORT void syncHandOver() noexcept;
 //! Runs node->run(node) on the thread of \a home, soon (see threadcontext.cpp).
 QAYO_CORE_EXPORT void postToThreadOf(QObject *home, ReadyNode *node) noexcept;
+//! Like postToThreadOf() for a thread's context (threadContextObject(), whose id() is \a id), but
+//! the thread may have ended meanwhile: then nothing is posted and it returns false.
+QAYO_CORE_EXPORT bool postToContext(QObject *context, std::uint64_t id, ReadyNode *node) noexcept;
+//! The id() of the calling thread's context (see postToContext()).
+QAYO_CORE_EXPORT std::uint64_t threadContextId();
 //! Takes back the nodes still on their way to \a home (it is being destroyed) and disposes them.
 QAYO_CORE_EXPORT void purgeMail(QObject *home, void (*dispose)(ReadyNode *) noexcept) noexcept;
 

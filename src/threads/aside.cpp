@@ -18,6 +18,7 @@ void AsideCore::submit()
     m_record->hook = this;
     m_record->suspendedForeign = true;
     m_home = threadContextObject();
+    m_homeId = threadContextId();
     m_record->ref(); // the worker's reference, dropped after the hand-back
     // The queue's mutex is the hand-over: everything written here is visible to the drainer.
     AsideQueue::of(m_pool)->push(this);
@@ -39,7 +40,12 @@ void AsideCore::handBack(std::exception_ptr error) noexcept
     // Deliver on the home thread, through the mail that ThreadSanitizer can follow (jobs that
     // finish while the home thread is busy come back in one delivery).
     m_error = std::move(error);
-    postToThreadOf(m_home, &m_done);
+    if (postToContext(m_home, m_homeId, &m_done))
+        return;
+    // The home thread has ended (its scope was destroyed before, orphaning this job, or lives on
+    // as an object of a finished thread, where nothing can run). Nobody else will ever touch the
+    // record: finish it here, so that it is freed and an error is still told (qayo.scope).
+    DoneNode::arrived(&m_done);
 }
 
 void AsideCore::DoneNode::arrived(ReadyNode *node) noexcept
