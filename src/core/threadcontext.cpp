@@ -2,6 +2,8 @@
 #include "threadcontext_p.h"
 #include "logging_p.h"
 
+#include <QAyo/detail/taskmemory.h>
+
 #include <QCoreApplication>
 
 #include <algorithm>
@@ -39,6 +41,8 @@ ThreadContext::ThreadContext()
 
 ThreadContext::~ThreadContext()
 {
+    if (m_drainedOnce)
+        allowDeferredTaskMemoryRelease(nullptr); // no loop will run the release timer any more
     // Whatever still waits here (frames leaked on purpose, e.g. orphaned by a dying program) must
     // not keep pointers into this object.
     while (m_ready.next != &m_ready)
@@ -75,6 +79,11 @@ bool ThreadContext::event(QEvent *event)
 void ThreadContext::drain()
 {
     m_eventPosted = false;
+    if (Q_UNLIKELY(!m_drainedOnce)) {
+        // This loop will also run the timer that gives back a burst's task memory.
+        m_drainedOnce = true;
+        allowDeferredTaskMemoryRelease([] { ThreadContext::current()->armTaskMemoryRelease(); });
+    }
     // Batches: each takes the whole queue; work posted while a batch runs goes to the next one.
     // Further batches run in the same event only within a small time budget; past it, the next
     // batch waits for the next event, so a task that keeps hopping cannot starve timers, input
@@ -89,6 +98,21 @@ void ThreadContext::drain()
     if (!isReadyQueueEmpty() && !m_eventPosted) {
         m_eventPosted = true;
         QCoreApplication::postEvent(this, new QEvent(DrainEvent));
+    }
+}
+
+void ThreadContext::armTaskMemoryRelease() noexcept
+{
+    if (!m_taskMemoryTimer)
+        m_taskMemoryTimer = startTimer(std::chrono::seconds(1), Qt::CoarseTimer);
+}
+
+void ThreadContext::timerEvent(QTimerEvent *event)
+{
+    if (event->timerId() != m_taskMemoryTimer)
+        return QObject::timerEvent(event);
+    if (!releaseIdleTaskMemory()) {
+        killTimer(std::exchange(m_taskMemoryTimer, 0));
     }
 }
 

@@ -55,6 +55,12 @@ public:
     //! True if nothing waits in the ready queue (the virtual clock's autojump asks).
     bool isReadyQueueEmpty() const noexcept { return m_ready.next == &m_ready; }
 
+    //! Starts the timer that gives back idle task memory (see detail/taskmemory.h).
+    void armTaskMemoryRelease() noexcept;
+
+protected:
+    void timerEvent(QTimerEvent *event) override;
+
 private:
     void drain();
 
@@ -77,6 +83,8 @@ private:
 
     ReadyNode m_ready{nullptr}; // sentinel of the circular ready list
     bool m_eventPosted = false;
+    bool m_drainedOnce = false; // the thread runs the ready queue from its event loop
+    int m_taskMemoryTimer = 0;  // gives back idle task memory (see detail/taskmemory.h)
     std::vector<DeadlineEntry *> m_heap;
     std::uint64_t m_nextSequence = 0;
     RealClock m_realClock;

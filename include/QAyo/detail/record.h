@@ -14,6 +14,7 @@
 // reference count is atomic (handles may be copied and dropped anywhere).
 
 #include <QAyo/detail/scheduling.h>
+#include <QAyo/detail/taskmemory.h>
 #include <QAyo/errors.h>
 
 #include <QString>
@@ -22,6 +23,7 @@
 #include <atomic>
 #include <coroutine>
 #include <exception>
+#include <new>
 #include <optional>
 #include <type_traits>
 
@@ -73,6 +75,17 @@ public:
     TaskRecord(const TaskRecord &) = delete;
     TaskRecord &operator=(const TaskRecord &) = delete;
     virtual ~TaskRecord();
+
+    // Records come from the per-thread task memory cache (see detail/taskmemory.h). The
+    // destructor is virtual, so the sized delete receives the size of the most derived record.
+    static void *operator new(std::size_t size) { return allocateTaskMemory(size); }
+    static void operator delete(void *record, std::size_t size) noexcept { freeTaskMemory(record, size); }
+    // Over-aligned records (a result type with alignas > 16) bypass the cache.
+    static void *operator new(std::size_t size, std::align_val_t align) { return ::operator new(size, align); }
+    static void operator delete(void *record, std::size_t size, std::align_val_t align) noexcept
+    {
+        ::operator delete(record, size, align);
+    }
 
     void ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
     void deref() noexcept
