@@ -91,11 +91,10 @@ struct CacheOwner
     }
 };
 
-Cache *threadCache() noexcept
+// Out of line: the allocation and free paths stay small (no registers saved for this).
+Q_DECL_COLD_FUNCTION Q_NEVER_INLINE Cache *createThreadCache() noexcept
 {
-    Cache *cache = tlsCache;
-    if (Q_LIKELY(cache))
-        return cache;
+    Cache *cache = nullptr;
     if (!poolEnabled)
         return nullptr;
     static thread_local CacheOwner owner; // registers the release at thread exit
@@ -106,6 +105,12 @@ Cache *threadCache() noexcept
     threadCaches.fetch_add(1, std::memory_order_relaxed);
     tlsCache = cache;
     return cache;
+}
+
+inline Cache *threadCache() noexcept
+{
+    Cache *cache = tlsCache;
+    return Q_LIKELY(cache) ? cache : createThreadCache();
 }
 
 } // namespace
@@ -139,7 +144,7 @@ void freeTaskMemory(void *block, std::size_t size) noexcept
                 *static_cast<void **>(block) = cache->heads[index];
                 cache->heads[index] = block;
                 cache->cachedBytes = cached;
-                if (Q_UNLIKELY(cached > KeepLimit && cached - bytes <= KeepLimit))
+                if (Q_UNLIKELY(cached > KeepLimit) && cached - bytes <= KeepLimit)
                     cache->armRelease(); // non-null: limitBytes > KeepLimit only with it
             } else {
                 ::operator delete(block, bytes);

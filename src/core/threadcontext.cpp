@@ -16,21 +16,24 @@ namespace {
 // One event type for every thread's "drain the ready queue" event.
 const QEvent::Type DrainEvent = static_cast<QEvent::Type>(QEvent::registerEventType());
 
-// initial-exec: one pointer of static TLS instead of a __tls_get_addr call on every post.
-thread_local std::unique_ptr<ThreadContext> tlsContext __attribute__((tls_model("initial-exec")));
+// Owns the thread's context: destroys it when the thread ends. Reading it would go through the
+// thread_local's init guard (a __tls_get_addr call); ThreadContext::current() reads the plain
+// pointer tlsCurrentContext instead.
+thread_local std::unique_ptr<ThreadContext> tlsContext;
 } // namespace
 
-ThreadContext *ThreadContext::current()
+// initial-exec: one pointer of static TLS, read on every post.
+thread_local ThreadContext *tlsCurrentContext __attribute__((tls_model("initial-exec"))) = nullptr;
+
+ThreadContext *ThreadContext::createCurrent()
 {
+    tlsContext = std::make_unique<ThreadContext>();
     ThreadContext *context = tlsContext.get();
-    if (Q_UNLIKELY(!context)) {
-        tlsContext = std::make_unique<ThreadContext>();
-        context = tlsContext.get();
-        // The main thread's context goes with the application object rather than at static
-        // destruction time, when Qt's own globals may be gone already.
-        if (QCoreApplication::instance() && QCoreApplication::instance()->thread() == context->thread())
-            qAddPostRoutine([] { tlsContext.reset(); });
-    }
+    tlsCurrentContext = context;
+    // The main thread's context goes with the application object rather than at static
+    // destruction time, when Qt's own globals may be gone already.
+    if (QCoreApplication::instance() && QCoreApplication::instance()->thread() == context->thread())
+        qAddPostRoutine([] { tlsContext.reset(); });
     return context;
 }
 
@@ -41,6 +44,7 @@ ThreadContext::ThreadContext()
 
 ThreadContext::~ThreadContext()
 {
+    tlsCurrentContext = nullptr; // destroyed on its own thread (thread exit or post routine)
     if (m_drainedOnce)
         allowDeferredTaskMemoryRelease(nullptr); // no loop will run the release timer any more
     // Whatever still waits here (frames leaked on purpose, e.g. orphaned by a dying program) must
@@ -79,6 +83,7 @@ bool ThreadContext::event(QEvent *event)
 void ThreadContext::drain()
 {
     m_eventPosted = false;
+    const bool nested = std::exchange(m_draining, true);
     if (Q_UNLIKELY(!m_drainedOnce)) {
         // This loop will also run the timer that gives back a burst's task memory.
         m_drainedOnce = true;
@@ -95,6 +100,7 @@ void ThreadContext::drain()
         if (std::chrono::steady_clock::now() - start > budget)
             break;
     }
+    m_draining = nested;
     if (!isReadyQueueEmpty() && !m_eventPosted) {
         m_eventPosted = true;
         QCoreApplication::postEvent(this, new QEvent(DrainEvent));

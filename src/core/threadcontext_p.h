@@ -31,11 +31,23 @@ private:
     TimePoint m_armedFor = TimePoint::max();
 };
 
+class ThreadContext;
+//! The calling thread's context, or null before its first use (see ThreadContext::current()).
+extern thread_local ThreadContext *tlsCurrentContext __attribute__((tls_model("initial-exec")));
+
 class ThreadContext final : public QObject
 {
 public:
     //! The calling thread's context, created on first use and destroyed when the thread ends.
-    static ThreadContext *current();
+    static ThreadContext *current()
+    {
+        ThreadContext *context = tlsCurrentContext;
+        return Q_LIKELY(context) ? context : createCurrent();
+    }
+    //! The calling thread's context if it has one (never creates it).
+    static ThreadContext *currentIfAny() noexcept { return tlsCurrentContext; }
+    //! True while this context runs ready work (so the thread's event loop delivers events).
+    bool isDraining() const noexcept { return m_draining; }
 
     ThreadContext();
     ~ThreadContext() override;
@@ -62,6 +74,7 @@ protected:
     void timerEvent(QTimerEvent *event) override;
 
 private:
+    static ThreadContext *createCurrent();
     void drain();
 
 public:
@@ -84,6 +97,7 @@ private:
     ReadyNode m_ready{nullptr}; // sentinel of the circular ready list
     bool m_eventPosted = false;
     bool m_drainedOnce = false; // the thread runs the ready queue from its event loop
+    bool m_draining = false;    // inside drain()
     int m_taskMemoryTimer = 0;  // gives back idle task memory (see detail/taskmemory.h)
     std::vector<DeadlineEntry *> m_heap;
     std::uint64_t m_nextSequence = 0;

@@ -88,11 +88,15 @@ public:
     }
 
     void ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
+    //! ref() of a record no other thread can see yet (just made): no atomic read-modify-write.
+    void refUnshared() noexcept { m_refs.store(m_refs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
     void deref() noexcept
     {
         // acq_rel: the thread that frees the record must see every write made before the other
-        // references were dropped.
-        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        // references were dropped. A count of 1 is the caller's own reference: nobody else can
+        // change it any more, so the last deref needs no read-modify-write (the acquire load
+        // pairs with the other holders' releasing decrements).
+        if (m_refs.load(std::memory_order_acquire) == 1 || m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
             delete this;
     }
 
@@ -157,6 +161,7 @@ public:
     bool exempt = false;                 // a block scope's body: no result in results()
     bool counted = true;                 // counts against maxConcurrency
     bool neverDrop = false;              // running already (adopted QCoro::Task): always waited for
+    bool variantResult = false;          // resultAsVariant() may give a value (copyable result)
     LimiterTicket *limiterTicket = nullptr; // the Limiter slot it asks for or holds (until settled)
 
 protected:
@@ -173,6 +178,7 @@ template<typename T>
 class TypedRecord : public TaskRecord
 {
 public:
+    TypedRecord() noexcept { variantResult = std::is_copy_constructible_v<T>; }
     QVariant resultAsVariant() const override
     {
         if constexpr (std::is_copy_constructible_v<T>) {
