@@ -437,10 +437,22 @@ void ScopePrivate::finish()
 // Cancellation
 // ================================================================================================
 
+namespace {
+//! Deadline removals in one go (see ThreadContext::beginDeadlineBatch()).
+struct DeadlineBatch
+{
+    DeadlineBatch() noexcept : context(ThreadContext::current()) { context->beginDeadlineBatch(); }
+    ~DeadlineBatch() { context->endDeadlineBatch(); }
+    Q_DISABLE_COPY_MOVE(DeadlineBatch)
+    ThreadContext *context;
+};
+} // namespace
+
 void ScopePrivate::markCancelled(QList<QPointer<Scope>> &notify) noexcept
 {
     if (m_cancelled || m_finished || m_dying)
         return;
+    const DeadlineBatch batch; // every sleeper below wakes: their deadlines go at once
     m_cancelled = true;
     m_timeout.cancel();
     notify.append(QPointer<Scope>(q));
@@ -549,6 +561,7 @@ void ScopePrivate::releaseJoinersOfDestroyedScope() noexcept
 
 void ScopePrivate::destroyTasks() noexcept
 {
+    const DeadlineBatch batch; // destroyed sleepers take their deadlines with them
     while (TaskRecord *r = firstTask) {
         unlinkRecord(this, r);
         r->cancelRequested = true;

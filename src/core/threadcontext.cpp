@@ -143,6 +143,7 @@ void ThreadContext::runBatch()
 
 void ThreadContext::arm(DeadlineEntry *entry, TimePoint due) noexcept
 {
+    restoreHeap();
     entry->due = due;
     entry->sequence = m_nextSequence++;
     if (entry->isQueued()) {
@@ -165,20 +166,48 @@ void ThreadContext::remove(DeadlineEntry *entry) noexcept
     m_heap.pop_back();
     if (last != entry) {
         place(index, last);
-        siftUp(index);
-        siftDown(last->heapIndex);
+        // In a batch that removed a fair share of the heap already (cancelling every sleeper
+        // of a scope removes them root first, each a full sift-down), the order is restored
+        // once at the end of the batch instead.
+        if (m_batchDepth > 0 && (m_heapUnordered || ++m_batchRemovals * 8 > m_heap.size())) {
+            m_heapUnordered = true;
+        } else {
+            restoreHeap();
+            siftUp(index);
+            siftDown(last->heapIndex);
+        }
     }
     // The clock is not re-armed: if it fires for a removed deadline it finds nothing due and
     // arms for the next one. Re-arming on every cancel would cost a timer restart each. Only an
     // empty heap stops it: no timer stays armed for nothing (it would also slow Qt's own timers).
-    if (m_heap.empty())
+    if (m_heap.empty()) {
+        m_heapUnordered = false;
         wakeClock();
+    }
+}
+
+void ThreadContext::endDeadlineBatch() noexcept
+{
+    if (--m_batchDepth > 0)
+        return;
+    m_batchRemovals = 0;
+    if (m_heapUnordered) {
+        rebuildHeap();
+        wakeClock(); // the earliest deadline may have changed
+    }
+}
+
+void ThreadContext::rebuildHeap() noexcept
+{
+    m_heapUnordered = false;
+    for (std::size_t index = m_heap.size() / 2; index-- > 0;)
+        siftDown(index);
 }
 
 void ThreadContext::processDue() noexcept
 {
     const TimePoint now = m_clock->now();
-    while (!m_heap.empty() && m_heap.front()->due <= now) {
+    while (!m_heap.empty() && (restoreHeap(), m_heap.front()->due <= now)) {
         DeadlineEntry *entry = m_heap.front();
         remove(entry);
         entry->fire(entry);

@@ -60,7 +60,16 @@ public:
     void arm(DeadlineEntry *entry, TimePoint due) noexcept;
     void remove(DeadlineEntry *entry) noexcept;
     void processDue() noexcept;
-    TimePoint earliest() const noexcept { return m_heap.empty() ? TimePoint::max() : m_heap.front()->due; }
+    TimePoint earliest() noexcept
+    {
+        restoreHeap();
+        return m_heap.empty() ? TimePoint::max() : m_heap.front()->due;
+    }
+    //! Many deadlines may be removed until the matching endDeadlineBatch() (a scope being
+    //! cancelled or destroyed): past a share of the heap, removals leave it unordered and it is
+    //! rebuilt once at the end, O(n), instead of a sift-down through the heap per removal.
+    void beginDeadlineBatch() noexcept { ++m_batchDepth; }
+    void endDeadlineBatch() noexcept;
     int pendingDeadlines() const noexcept { return int(m_heap.size()); }
     Clock *clock() const noexcept { return m_clock; }
     void install(Clock *clock);
@@ -81,6 +90,13 @@ public:
     void runBatch();
 
 private:
+    //! Rebuilds the heap order if batched removals left it unordered.
+    void restoreHeap() noexcept
+    {
+        if (Q_UNLIKELY(m_heapUnordered))
+            rebuildHeap();
+    }
+    void rebuildHeap() noexcept;
     void siftUp(std::size_t index) noexcept;
     void siftDown(std::size_t index) noexcept;
     void place(std::size_t index, DeadlineEntry *entry) noexcept
@@ -100,6 +116,9 @@ private:
     bool m_draining = false;    // inside drain()
     int m_taskMemoryTimer = 0;  // gives back idle task memory (see detail/taskmemory.h)
     std::vector<DeadlineEntry *> m_heap;
+    int m_batchDepth = 0;           // inside beginDeadlineBatch() / endDeadlineBatch()
+    std::size_t m_batchRemovals = 0; // deadlines removed in the current batch
+    bool m_heapUnordered = false;   // batched removals skipped the sift (see restoreHeap())
     std::uint64_t m_nextSequence = 0;
     RealClock m_realClock;
     Clock *m_clock = &m_realClock;
