@@ -828,6 +828,42 @@ private Q_SLOTS:
                                 QStringLiteral("180min@180min") }));
     }
 
+    void cancellingManySleepersKeepsTheOtherDeadlinesInOrder()
+    {
+        // Cancelling a scope removes its sleepers' deadlines in one batch (the heap is rebuilt
+        // once at the end): the deadlines of another scope, interleaved with them, must still
+        // wake in order afterwards.
+        VirtualClock clock(VirtualClock::Mode::AutoJump);
+        clock.install();
+        QList<int> woke;
+        auto sleeper = [&](int minutes) -> QAyo::Task<> {
+            co_await QAyo::sleep(std::chrono::minutes(minutes));
+            woke << minutes;
+        };
+        int deadlinesAfterCancel = -1;
+        auto body = [&]() -> QAyo::Task<> {
+            QAyo::Scope kept;
+            QAyo::Scope cancelled;
+            for (int i = 0; i < 300; ++i) {
+                cancelled.asap(sleeper, 1 + (i * 37) % 500); // shuffled, spread over the others
+                if (i % 6 == 0)
+                    kept.asap(sleeper, 2 + (i * 53) % 499);
+            }
+            while (QAyo::Clock::pendingDeadlines() < 350)
+                co_await QAyo::checkpoint();
+            cancelled.cancel();
+            deadlinesAfterCancel = QAyo::Clock::pendingDeadlines();
+            co_await cancelled;
+            co_await kept;
+        };
+        QAYO_TEST_RUN(body());
+        QCOMPARE(deadlinesAfterCancel, 50);
+        QCOMPARE(woke.size(), 50);
+        QList<int> sorted = woke;
+        std::sort(sorted.begin(), sorted.end());
+        QCOMPARE(woke, sorted);
+    }
+
     void sleepWakesWhenManualTimeReachesItsDeadline()
     {
         VirtualClock clock;

@@ -562,7 +562,7 @@ private:
     {
         auto *record = new detail::SpawnRecord<T, std::decay_t<Factory>>(std::forward<Factory>(factory));
         record->limiterTicket = ticket;
-        record->ref(); // the handle's reference
+        record->refUnshared(); // the handle's reference
         spawnRecord(record, kind);
         return Handle<T>(record);
     }

@@ -21,6 +21,7 @@
 
 #include <QAyo/detail/checkpoint.h>
 #include <QAyo/detail/record.h>
+#include <QAyo/detail/taskmemory.h>
 #include <QAyo/errors.h>
 
 #include <coroutine>
@@ -102,6 +103,11 @@ private:
 class TaskPromiseBase
 {
 public:
+    // Frames come from the per-thread task memory cache (see detail/taskmemory.h); the sized
+    // delete gives the cache the frame's size back, so a block needs no header.
+    static void *operator new(std::size_t size) { return allocateTaskMemory(size); }
+    static void operator delete(void *frame, std::size_t size) noexcept { freeTaskMemory(frame, size); }
+
     std::suspend_always initial_suspend() const noexcept { return {}; }
     void unhandled_exception() noexcept { m_exception = std::current_exception(); }
 

@@ -3,6 +3,7 @@
 
 #include "logging_p.h"
 #include "scope_p.h"
+#include "threadcontext_p.h"
 
 #include <QCoreApplication>
 #include <QThread>
@@ -43,6 +44,10 @@ namespace detail {
 void checkSpawnThread(ScopePrivate *scope) noexcept
 {
     if (!(enabledDiagnostics.load(std::memory_order_relaxed) & int(Diagnostic::SpawnWithoutEventLoop)))
+        return;
+    // Spawned by ready work: this thread's loop is delivering QAyo's events right now (the
+    // common case, and cheaper to ask than QThread::currentThread()).
+    if (ThreadContext *context = ThreadContext::currentIfAny(); context && context->isDraining())
         return;
     QThread *thread = QThread::currentThread();
     if (Q_LIKELY(thread->loopLevel() > 0))

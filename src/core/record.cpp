@@ -7,21 +7,83 @@
 #include "logging_p.h"
 #include "scope_p.h"
 
+#include <QMutex>
+
 namespace QAyo::detail {
 
 namespace {
-// Tasks created and not yet ended, all threads: QAyo::Test checks it returns to zero.
-std::atomic<int> unfinishedTasks{0};
+// Tasks created and not yet ended, over all threads: QAyo::Test checks it returns to zero.
+// Counted per thread and summed when asked: one shared atomic counter cost two read-modify-
+// writes per task. A task may end on another thread than the one that made it, so a thread's
+// count may be negative; only the sum means something.
+struct ThreadTaskCount
+{
+    std::atomic<long> count{0}; // written by its own thread only (load and store, no RMW)
+    ThreadTaskCount *next = nullptr;
+    ThreadTaskCount *prev = nullptr;
+};
+QBasicMutex countsMutex;
+ThreadTaskCount *firstCount = nullptr; // the live threads' counts (under countsMutex)
+std::atomic<long> endedThreadsCount{0}; // ended threads' counts, and changes made while ending
+ThreadTaskCount endedThreadMarker;      // tlsCount of a thread whose count was folded in
+
+// initial-exec: one pointer of static TLS, read twice per task.
+thread_local ThreadTaskCount *tlsCount __attribute__((tls_model("initial-exec"))) = nullptr;
+
+struct ThreadTaskCountOwner
+{
+    ~ThreadTaskCountOwner()
+    {
+        ThreadTaskCount *mine = std::exchange(tlsCount, &endedThreadMarker);
+        QMutexLocker lock(&countsMutex);
+        endedThreadsCount.fetch_add(mine->count.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        (mine->prev ? mine->prev->next : firstCount) = mine->next;
+        if (mine->next)
+            mine->next->prev = mine->prev;
+        delete mine;
+    }
+};
+
+Q_NEVER_INLINE void addUnfinishedSlow(long delta) noexcept
+{
+    if (tlsCount == &endedThreadMarker) { // the thread is ending
+        endedThreadsCount.fetch_add(delta, std::memory_order_relaxed);
+        return;
+    }
+    static thread_local ThreadTaskCountOwner owner; // folds the count in when the thread ends
+    static_cast<void>(owner);
+    auto *mine = new ThreadTaskCount;
+    mine->count.store(delta, std::memory_order_relaxed);
+    QMutexLocker lock(&countsMutex);
+    mine->next = firstCount;
+    if (firstCount)
+        firstCount->prev = mine;
+    firstCount = mine;
+    tlsCount = mine;
+}
+
+inline void addUnfinished(long delta) noexcept
+{
+    ThreadTaskCount *mine = tlsCount;
+    if (Q_LIKELY(mine && mine != &endedThreadMarker))
+        mine->count.store(mine->count.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+    else
+        addUnfinishedSlow(delta);
+}
 } // namespace
 
 int unfinishedTaskCount() noexcept
 {
-    return unfinishedTasks.load(std::memory_order_relaxed);
+    QMutexLocker lock(&countsMutex);
+    long sum = endedThreadsCount.load(std::memory_order_relaxed);
+    for (const ThreadTaskCount *count = firstCount; count; count = count->next)
+        sum += count->count.load(std::memory_order_relaxed);
+    return int(sum);
 }
 
 TaskRecord::TaskRecord() noexcept : ReadyNode(&TaskRecord::runStart)
 {
-    unfinishedTasks.fetch_add(1, std::memory_order_relaxed);
+    addUnfinished(1);
 }
 
 TaskRecord::~TaskRecord()
@@ -78,7 +140,7 @@ void TaskRecord::complete(std::exception_ptr failure) noexcept
 
 void TaskRecord::settle(Outcome result, std::exception_ptr failure) noexcept
 {
-    unfinishedTasks.fetch_sub(1, std::memory_order_relaxed);
+    addUnfinished(-1);
     outcome = result;
     error = std::move(failure);
     state.store(State::Done, std::memory_order_release);

@@ -200,15 +200,8 @@ void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind)
     linkRecord(this, record);
     ++m_pending;
 
-    if (m_cancelled && !record->neverDrop) {
-        // Level-triggered cancellation: work spawned into a cancelled scope never starts.
-        qCDebug(lcCancel) << "scope" << scopeLabel(this) << "is cancelled: dropping" << record->displayName();
-        unlinkRecord(this, record);
-        --m_pending;
-        record->cancelRequested = true;
-        record->settle(TaskRecord::Outcome::Cancelled);
-        record->deref();
-        checkJoin(); // a spawn from another thread may have been all the join waited for
+    if (Q_UNLIKELY(m_cancelled && !record->neverDrop)) {
+        dropSpawnIntoCancelled(record);
         return;
     }
     if (record->counted && limiterState && !record->limiterTicket)
@@ -221,6 +214,18 @@ void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind)
     } else {
         m_waitingForSlot.push_back(record);
     }
+}
+
+void ScopePrivate::dropSpawnIntoCancelled(TaskRecord *record) noexcept
+{
+    // Level-triggered cancellation: work spawned into a cancelled scope never starts.
+    qCDebug(lcCancel) << "scope" << scopeLabel(this) << "is cancelled: dropping" << record->displayName();
+    unlinkRecord(this, record);
+    --m_pending;
+    record->cancelRequested = true;
+    record->settle(TaskRecord::Outcome::Cancelled);
+    record->deref();
+    checkJoin(); // a spawn from another thread may have been all the join waited for
 }
 
 void ScopePrivate::admit(TaskRecord *record) noexcept
@@ -248,6 +253,23 @@ void ScopePrivate::runStart(TaskRecord *record) noexcept
     --d->m_pending;
     ++d->m_running;
     record->state.store(TaskRecord::State::Running, std::memory_order_relaxed);
+    if (Q_UNLIKELY(d->wants(HotSignal(TaskStartedSignal | PendingChangedSignal | RunningChangedSignal)))) {
+        startWithSignals(record);
+        return;
+    }
+    // No slot can run before the first step: the scope's reference keeps the record alive
+    // until start() returns or throws (a first step that completes the task happens inside
+    // startFrame(), after which neither start() nor this function touches the record).
+    try {
+        record->start();
+    } catch (...) {
+        record->complete(std::current_exception());
+    }
+}
+
+void ScopePrivate::startWithSignals(TaskRecord *record) noexcept
+{
+    ScopePrivate *d = record->scope;
     record->ref(); // keeps the record alive across the signals and the first step
     {
         Guard guard(d);
@@ -287,39 +309,59 @@ void ScopePrivate::taskDone(TaskRecord *record) noexcept
     if (record->counted)
         --m_inFlight;
 
-    QList<QPointer<Scope>> notify;
-    QString failure;
-    if (record->outcome == TaskRecord::Outcome::Succeeded) {
-        if (options.collectResults && !record->exempt) {
-            QVariant value = record->resultAsVariant();
-            if (value.isValid())
-                m_results.emplace_back(record->sequence, std::move(value));
-        }
-    } else if (record->outcome == TaskRecord::Outcome::Failed) {
-        failure = describeException(record->error);
-        recordError(record->error);
-        if (!options.supervise)
-            markCancelled(notify);
+    if (Q_UNLIKELY(record->outcome == TaskRecord::Outcome::Failed)) {
+        taskFailed(record);
+        return;
     }
+    if (record->outcome == TaskRecord::Outcome::Succeeded && record->variantResult
+        && options.collectResults && !record->exempt) {
+        QVariant value = record->resultAsVariant();
+        if (value.isValid())
+            m_results.emplace_back(record->sequence, std::move(value));
+    }
+    if (!m_waitingForSlot.empty())
+        pumpQueue();
+    record->deref(); // the scope's reference
+
+    if (Q_UNLIKELY(wants(HotSignal(TaskFinishedSignal | RunningChangedSignal | ActiveChangedSignal)))) {
+        Guard guard(this);
+        emitTaskEnded(guard);
+        if (guard.destroyed)
+            return;
+    }
+    checkJoin();
+}
+
+void ScopePrivate::taskFailed(TaskRecord *record) noexcept
+{
+    QList<QPointer<Scope>> notify;
+    const QString failure = describeException(record->error);
+    recordError(record->error);
+    if (!options.supervise)
+        markCancelled(notify);
     pumpQueue();
     record->deref(); // the scope's reference
 
     Guard guard(this);
-    if (!failure.isNull())
-        Q_EMIT q->taskFailed(failure);
+    Q_EMIT q->taskFailed(failure);
     if (guard.destroyed)
         return;
     emitCancelled(notify);
     if (guard.destroyed)
         return;
+    emitTaskEnded(guard);
+    if (!guard.destroyed)
+        checkJoin();
+}
+
+void ScopePrivate::emitTaskEnded(const Guard &guard)
+{
     if (wants(TaskFinishedSignal))
         Q_EMIT q->taskFinished();
     if (!guard.destroyed && wants(RunningChangedSignal))
         Q_EMIT q->runningChanged();
     if (!guard.destroyed && liveCount() == 0 && wants(ActiveChangedSignal))
         Q_EMIT q->activeChanged();
-    if (!guard.destroyed)
-        checkJoin();
 }
 
 void ScopePrivate::pumpQueue() noexcept
@@ -430,10 +472,22 @@ void ScopePrivate::finish()
 // Cancellation
 // ================================================================================================
 
+namespace {
+//! Deadline removals in one go (see ThreadContext::beginDeadlineBatch()).
+struct DeadlineBatch
+{
+    DeadlineBatch() noexcept : context(ThreadContext::current()) { context->beginDeadlineBatch(); }
+    ~DeadlineBatch() { context->endDeadlineBatch(); }
+    Q_DISABLE_COPY_MOVE(DeadlineBatch)
+    ThreadContext *context;
+};
+} // namespace
+
 void ScopePrivate::markCancelled(QList<QPointer<Scope>> &notify) noexcept
 {
     if (m_cancelled || m_finished || m_dying)
         return;
+    const DeadlineBatch batch; // every sleeper below wakes: their deadlines go at once
     m_cancelled = true;
     m_timeout.cancel();
     notify.append(QPointer<Scope>(q));
@@ -542,6 +596,7 @@ void ScopePrivate::releaseJoinersOfDestroyedScope() noexcept
 
 void ScopePrivate::destroyTasks() noexcept
 {
+    const DeadlineBatch batch; // destroyed sleepers take their deadlines with them
     while (TaskRecord *r = firstTask) {
         unlinkRecord(this, r);
         r->cancelRequested = true;
@@ -784,42 +839,59 @@ void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
     // Published first: a handle awaited on another thread finds the task's home through it, even
     // while the task is still on its way there.
     record->homeScope.store(this, std::memory_order_release);
-    if (!d->isOnScopeThread()) {
-        // Spawning from another thread: the record travels to the scope's thread as mail (a
-        // mutex hand-over ThreadSanitizer can follow). It counts as live work from now on, so a
-        // join waits for it. If the scope dies first, ~Scope takes the mail back and settles the
-        // record as cancelled, so no handle waits forever.
-        d->m_incoming.fetch_add(1, std::memory_order_relaxed);
-        auto *letter = new detail::ScopePrivate::SpawnLetter;
-        letter->scope = this;
-        letter->record = record;
-        letter->kind = kind;
-        detail::postToThreadOf(this, letter);
+    if (Q_UNLIKELY(!d->isOnScopeThread())) {
+        detail::ScopePrivate::postSpawn(this, record, kind);
         return;
     }
     if (Q_UNLIKELY(d->m_deadlinePassed && !d->m_cancelled && !d->m_finished)) {
-        // The deadline passed while the scope was idle: new work makes it time out now.
-        QPointer<Scope> self(this);
-        d->expireTimeout();
-        if (!self) {
-            record->settle(detail::TaskRecord::Outcome::Cancelled);
-            record->deref();
+        if (!d->expireBeforeSpawn(record))
             return;
-        }
     }
-    detail::checkSpawnThread(d.get()); // diagnostic: no event loop on this thread
-    const bool wasActive = isActive();
+    // Diagnostic: no event loop on this thread. Spawned by ready work, the loop is running.
+    if (detail::ThreadContext *context = detail::ThreadContext::currentIfAny(); !context || !context->isDraining())
+        detail::checkSpawnThread(d.get());
+    const bool wasActive = d->liveCount() > 0;
     const bool firstStart = !d->m_started;
     d->ensureStarted();
     d->enqueue(record, kind);
+    // Active before (so still active) and nobody listens: nothing to emit.
+    if (Q_LIKELY(wasActive && !firstStart && !d->wants(detail::ScopePrivate::PendingChangedSignal)))
+        return;
 
     detail::ScopePrivate::Guard guard(d.get());
     if (firstStart)
         Q_EMIT started();
     if (!guard.destroyed && d->wants(detail::ScopePrivate::PendingChangedSignal))
         Q_EMIT pendingChanged();
-    if (!guard.destroyed && wasActive != isActive())
+    if (!guard.destroyed && wasActive != (d->liveCount() > 0))
         Q_EMIT activeChanged();
+}
+
+void detail::ScopePrivate::postSpawn(Scope *scope, TaskRecord *record, Scope::SpawnKind kind)
+{
+    // Spawning from another thread: the record travels to the scope's thread as mail (a mutex
+    // hand-over ThreadSanitizer can follow). It counts as live work from now on, so a join waits
+    // for it. If the scope dies first, ~Scope takes the mail back and settles the record as
+    // cancelled, so no handle waits forever.
+    scope->d->m_incoming.fetch_add(1, std::memory_order_relaxed);
+    auto *letter = new SpawnLetter;
+    letter->scope = scope;
+    letter->record = record;
+    letter->kind = kind;
+    postToThreadOf(scope, letter);
+}
+
+bool detail::ScopePrivate::expireBeforeSpawn(TaskRecord *record)
+{
+    // The deadline passed while the scope was idle: new work makes it time out now.
+    QPointer<Scope> self(q);
+    expireTimeout();
+    if (!self) {
+        record->settle(TaskRecord::Outcome::Cancelled);
+        record->deref();
+        return false;
+    }
+    return true;
 }
 
 quint32 detail::ScopePrivate::hotSignalBit(const QMetaMethod &signal)

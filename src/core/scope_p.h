@@ -24,11 +24,20 @@ public:
 
     // --- spawn -> queue -> start -> finish -> join
     void enqueue(TaskRecord *record, Scope::SpawnKind kind);
+    //! Spawn from another thread: the record goes to the scope's thread as mail.
+    Q_DECL_COLD_FUNCTION static void postSpawn(Scope *scope, TaskRecord *record, Scope::SpawnKind kind);
+    //! The timeout passed while idle: expires it; false if that destroyed the scope (the
+    //! record is then settled as cancelled).
+    Q_DECL_COLD_FUNCTION bool expireBeforeSpawn(TaskRecord *record);
+    Q_DECL_COLD_FUNCTION void dropSpawnIntoCancelled(TaskRecord *record) noexcept;
     //! Posts an admitted record to start, after its limiter slot (if it draws from one).
     void admit(TaskRecord *record) noexcept;
     static bool waitsForLimiter(const TaskRecord *record) noexcept;
     static void runStart(TaskRecord *record) noexcept;
+    //! runStart() while taskStarted, pendingChanged or runningChanged is connected.
+    static void startWithSignals(TaskRecord *record) noexcept;
     void taskDone(TaskRecord *record) noexcept;
+    void taskFailed(TaskRecord *record) noexcept;
     void dropQueued(TaskRecord *record) noexcept;
     void pumpQueue() noexcept;
     void ensureStarted();
@@ -96,6 +105,8 @@ public:
         Guard *previous;
         bool destroyed = false;
     };
+    //! Emits taskFinished, runningChanged and activeChanged (those connected) after a task ended.
+    void emitTaskEnded(const Guard &guard);
 
     struct TimeoutEntry : DeadlineEntry
     {

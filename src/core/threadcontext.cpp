@@ -2,6 +2,8 @@
 #include "threadcontext_p.h"
 #include "logging_p.h"
 
+#include <QAyo/detail/taskmemory.h>
+
 #include <QCoreApplication>
 
 #include <algorithm>
@@ -14,21 +16,24 @@ namespace {
 // One event type for every thread's "drain the ready queue" event.
 const QEvent::Type DrainEvent = static_cast<QEvent::Type>(QEvent::registerEventType());
 
-// initial-exec: one pointer of static TLS instead of a __tls_get_addr call on every post.
-thread_local std::unique_ptr<ThreadContext> tlsContext __attribute__((tls_model("initial-exec")));
+// Owns the thread's context: destroys it when the thread ends. Reading it would go through the
+// thread_local's init guard (a __tls_get_addr call); ThreadContext::current() reads the plain
+// pointer tlsCurrentContext instead.
+thread_local std::unique_ptr<ThreadContext> tlsContext;
 } // namespace
 
-ThreadContext *ThreadContext::current()
+// initial-exec: one pointer of static TLS, read on every post.
+thread_local ThreadContext *tlsCurrentContext __attribute__((tls_model("initial-exec"))) = nullptr;
+
+ThreadContext *ThreadContext::createCurrent()
 {
+    tlsContext = std::make_unique<ThreadContext>();
     ThreadContext *context = tlsContext.get();
-    if (Q_UNLIKELY(!context)) {
-        tlsContext = std::make_unique<ThreadContext>();
-        context = tlsContext.get();
-        // The main thread's context goes with the application object rather than at static
-        // destruction time, when Qt's own globals may be gone already.
-        if (QCoreApplication::instance() && QCoreApplication::instance()->thread() == context->thread())
-            qAddPostRoutine([] { tlsContext.reset(); });
-    }
+    tlsCurrentContext = context;
+    // The main thread's context goes with the application object rather than at static
+    // destruction time, when Qt's own globals may be gone already.
+    if (QCoreApplication::instance() && QCoreApplication::instance()->thread() == context->thread())
+        qAddPostRoutine([] { tlsContext.reset(); });
     return context;
 }
 
@@ -48,6 +53,9 @@ ThreadContext::ThreadContext() : m_id(++lastContextId)
 
 ThreadContext::~ThreadContext()
 {
+    tlsCurrentContext = nullptr; // destroyed on its own thread (thread exit or post routine)
+    if (m_drainedOnce)
+        allowDeferredTaskMemoryRelease(nullptr); // no loop will run the release timer any more
     // Whatever still waits here (frames leaked on purpose, e.g. orphaned by a dying program) must
     // not keep pointers into this object.
     while (m_ready.next != &m_ready)
@@ -88,6 +96,12 @@ bool ThreadContext::event(QEvent *event)
 void ThreadContext::drain()
 {
     m_eventPosted = false;
+    const bool nested = std::exchange(m_draining, true);
+    if (Q_UNLIKELY(!m_drainedOnce)) {
+        // This loop will also run the timer that gives back a burst's task memory.
+        m_drainedOnce = true;
+        allowDeferredTaskMemoryRelease([] { ThreadContext::current()->armTaskMemoryRelease(); });
+    }
     // Batches: each takes the whole queue; work posted while a batch runs goes to the next one.
     // Further batches run in the same event only within a small time budget; past it, the next
     // batch waits for the next event, so a task that keeps hopping cannot starve timers, input
@@ -99,9 +113,25 @@ void ThreadContext::drain()
         if (std::chrono::steady_clock::now() - start > budget)
             break;
     }
+    m_draining = nested;
     if (!isReadyQueueEmpty() && !m_eventPosted) {
         m_eventPosted = true;
         QCoreApplication::postEvent(this, new QEvent(DrainEvent));
+    }
+}
+
+void ThreadContext::armTaskMemoryRelease() noexcept
+{
+    if (!m_taskMemoryTimer)
+        m_taskMemoryTimer = startTimer(std::chrono::seconds(1), Qt::CoarseTimer);
+}
+
+void ThreadContext::timerEvent(QTimerEvent *event)
+{
+    if (event->timerId() != m_taskMemoryTimer)
+        return QObject::timerEvent(event);
+    if (!releaseIdleTaskMemory()) {
+        killTimer(std::exchange(m_taskMemoryTimer, 0));
     }
 }
 
@@ -126,6 +156,7 @@ void ThreadContext::runBatch()
 
 void ThreadContext::arm(DeadlineEntry *entry, TimePoint due) noexcept
 {
+    restoreHeap();
     entry->due = due;
     entry->sequence = m_nextSequence++;
     if (entry->isQueued()) {
@@ -148,20 +179,48 @@ void ThreadContext::remove(DeadlineEntry *entry) noexcept
     m_heap.pop_back();
     if (last != entry) {
         place(index, last);
-        siftUp(index);
-        siftDown(last->heapIndex);
+        // In a batch that removed a fair share of the heap already (cancelling every sleeper
+        // of a scope removes them root first, each a full sift-down), the order is restored
+        // once at the end of the batch instead.
+        if (m_batchDepth > 0 && (m_heapUnordered || ++m_batchRemovals * 8 > m_heap.size())) {
+            m_heapUnordered = true;
+        } else {
+            restoreHeap();
+            siftUp(index);
+            siftDown(last->heapIndex);
+        }
     }
     // The clock is not re-armed: if it fires for a removed deadline it finds nothing due and
     // arms for the next one. Re-arming on every cancel would cost a timer restart each. Only an
     // empty heap stops it: no timer stays armed for nothing (it would also slow Qt's own timers).
-    if (m_heap.empty())
+    if (m_heap.empty()) {
+        m_heapUnordered = false;
         wakeClock();
+    }
+}
+
+void ThreadContext::endDeadlineBatch() noexcept
+{
+    if (--m_batchDepth > 0)
+        return;
+    m_batchRemovals = 0;
+    if (m_heapUnordered) {
+        rebuildHeap();
+        wakeClock(); // the earliest deadline may have changed
+    }
+}
+
+void ThreadContext::rebuildHeap() noexcept
+{
+    m_heapUnordered = false;
+    for (std::size_t index = m_heap.size() / 2; index-- > 0;)
+        siftDown(index);
 }
 
 void ThreadContext::processDue() noexcept
 {
     const TimePoint now = m_clock->now();
-    while (!m_heap.empty() && m_heap.front()->due <= now) {
+    while (!m_heap.empty() && (restoreHeap(), m_heap.front()->due <= now)) {
         DeadlineEntry *entry = m_heap.front();
         remove(entry);
         entry->fire(entry);

@@ -32,11 +32,23 @@ private:
     TimePoint m_armedFor = TimePoint::max();
 };
 
+class ThreadContext;
+//! The calling thread's context, or null before its first use (see ThreadContext::current()).
+extern thread_local ThreadContext *tlsCurrentContext __attribute__((tls_model("initial-exec")));
+
 class ThreadContext final : public QObject
 {
 public:
     //! The calling thread's context, created on first use and destroyed when the thread ends.
-    static ThreadContext *current();
+    static ThreadContext *current()
+    {
+        ThreadContext *context = tlsCurrentContext;
+        return Q_LIKELY(context) ? context : createCurrent();
+    }
+    //! The calling thread's context if it has one (never creates it).
+    static ThreadContext *currentIfAny() noexcept { return tlsCurrentContext; }
+    //! True while this context runs ready work (so the thread's event loop delivers events).
+    bool isDraining() const noexcept { return m_draining; }
 
     ThreadContext();
     ~ThreadContext() override;
@@ -51,20 +63,43 @@ public:
     void arm(DeadlineEntry *entry, TimePoint due) noexcept;
     void remove(DeadlineEntry *entry) noexcept;
     void processDue() noexcept;
-    TimePoint earliest() const noexcept { return m_heap.empty() ? TimePoint::max() : m_heap.front()->due; }
+    TimePoint earliest() noexcept
+    {
+        restoreHeap();
+        return m_heap.empty() ? TimePoint::max() : m_heap.front()->due;
+    }
+    //! Many deadlines may be removed until the matching endDeadlineBatch() (a scope being
+    //! cancelled or destroyed): past a share of the heap, removals leave it unordered and it is
+    //! rebuilt once at the end, O(n), instead of a sift-down through the heap per removal.
+    void beginDeadlineBatch() noexcept { ++m_batchDepth; }
+    void endDeadlineBatch() noexcept;
     int pendingDeadlines() const noexcept { return int(m_heap.size()); }
     Clock *clock() const noexcept { return m_clock; }
     void install(Clock *clock);
     //! True if nothing waits in the ready queue (the virtual clock's autojump asks).
     bool isReadyQueueEmpty() const noexcept { return m_ready.next == &m_ready; }
 
+    //! Starts the timer that gives back idle task memory (see detail/taskmemory.h).
+    void armTaskMemoryRelease() noexcept;
+
+protected:
+    void timerEvent(QTimerEvent *event) override;
+
 private:
+    static ThreadContext *createCurrent();
     void drain();
 
 public:
     void runBatch();
 
 private:
+    //! Rebuilds the heap order if batched removals left it unordered.
+    void restoreHeap() noexcept
+    {
+        if (Q_UNLIKELY(m_heapUnordered))
+            rebuildHeap();
+    }
+    void rebuildHeap() noexcept;
     void siftUp(std::size_t index) noexcept;
     void siftDown(std::size_t index) noexcept;
     void place(std::size_t index, DeadlineEntry *entry) noexcept
@@ -81,7 +116,13 @@ private:
     ReadyNode m_ready{nullptr}; // sentinel of the circular ready list
     bool m_eventPosted = false;
     const std::uint64_t m_id;
+    bool m_drainedOnce = false; // the thread runs the ready queue from its event loop
+    bool m_draining = false;    // inside drain()
+    int m_taskMemoryTimer = 0;  // gives back idle task memory (see detail/taskmemory.h)
     std::vector<DeadlineEntry *> m_heap;
+    int m_batchDepth = 0;           // inside beginDeadlineBatch() / endDeadlineBatch()
+    std::size_t m_batchRemovals = 0; // deadlines removed in the current batch
+    bool m_heapUnordered = false;   // batched removals skipped the sift (see restoreHeap())
     std::uint64_t m_nextSequence = 0;
     RealClock m_realClock;
     Clock *m_clock = &m_realClock;

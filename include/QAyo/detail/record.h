@@ -14,6 +14,7 @@
 // reference count is atomic (handles may be copied and dropped anywhere).
 
 #include <QAyo/detail/scheduling.h>
+#include <QAyo/detail/taskmemory.h>
 #include <QAyo/errors.h>
 
 #include <QString>
@@ -22,6 +23,7 @@
 #include <atomic>
 #include <coroutine>
 #include <exception>
+#include <new>
 #include <optional>
 #include <type_traits>
 
@@ -74,12 +76,27 @@ public:
     TaskRecord &operator=(const TaskRecord &) = delete;
     virtual ~TaskRecord();
 
+    // Records come from the per-thread task memory cache (see detail/taskmemory.h). The
+    // destructor is virtual, so the sized delete receives the size of the most derived record.
+    static void *operator new(std::size_t size) { return allocateTaskMemory(size); }
+    static void operator delete(void *record, std::size_t size) noexcept { freeTaskMemory(record, size); }
+    // Over-aligned records (a result type with alignas > 16) bypass the cache.
+    static void *operator new(std::size_t size, std::align_val_t align) { return ::operator new(size, align); }
+    static void operator delete(void *record, std::size_t size, std::align_val_t align) noexcept
+    {
+        ::operator delete(record, size, align);
+    }
+
     void ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
+    //! ref() of a record no other thread can see yet (just made): no atomic read-modify-write.
+    void refUnshared() noexcept { m_refs.store(m_refs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
     void deref() noexcept
     {
         // acq_rel: the thread that frees the record must see every write made before the other
-        // references were dropped.
-        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        // references were dropped. A count of 1 is the caller's own reference: nobody else can
+        // change it any more, so the last deref needs no read-modify-write (the acquire load
+        // pairs with the other holders' releasing decrements).
+        if (m_refs.load(std::memory_order_acquire) == 1 || m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
             delete this;
     }
 
@@ -144,6 +161,7 @@ public:
     bool exempt = false;                 // a block scope's body: no result in results()
     bool counted = true;                 // counts against maxConcurrency
     bool neverDrop = false;              // running already (adopted QCoro::Task): always waited for
+    bool variantResult = false;          // resultAsVariant() may give a value (copyable result)
     LimiterTicket *limiterTicket = nullptr; // the Limiter slot it asks for or holds (until settled)
 
 protected:
@@ -160,6 +178,7 @@ template<typename T>
 class TypedRecord : public TaskRecord
 {
 public:
+    TypedRecord() noexcept { variantResult = std::is_copy_constructible_v<T>; }
     QVariant resultAsVariant() const override
     {
         if constexpr (std::is_copy_constructible_v<T>) {
