@@ -254,7 +254,11 @@ void ScopePrivate::runStart(TaskRecord *record) noexcept
     ++d->m_running;
     record->state.store(TaskRecord::State::Running, std::memory_order_relaxed);
     if (Q_UNLIKELY(d->wants(HotSignal(TaskStartedSignal | PendingChangedSignal | RunningChangedSignal)))) {
-        startWithSignals(record);
+        startWithSignals(record, std::move(refused));
+        return;
+    }
+    if (Q_UNLIKELY(refused)) {
+        record->complete(std::move(refused));
         return;
     }
     // No slot can run before the first step: the scope's reference keeps the record alive
@@ -267,7 +271,7 @@ void ScopePrivate::runStart(TaskRecord *record) noexcept
     }
 }
 
-void ScopePrivate::startWithSignals(TaskRecord *record) noexcept
+void ScopePrivate::startWithSignals(TaskRecord *record, std::exception_ptr refused) noexcept
 {
     ScopePrivate *d = record->scope;
     record->ref(); // keeps the record alive across the signals and the first step

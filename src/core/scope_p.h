@@ -34,8 +34,9 @@ public:
     void admit(TaskRecord *record) noexcept;
     static bool waitsForLimiter(const TaskRecord *record) noexcept;
     static void runStart(TaskRecord *record) noexcept;
-    //! runStart() while taskStarted, pendingChanged or runningChanged is connected.
-    static void startWithSignals(TaskRecord *record) noexcept;
+    //! runStart() while taskStarted, pendingChanged or runningChanged is connected; \a refused
+    //! is set when the task's limiter was destroyed instead of granting its slot.
+    static void startWithSignals(TaskRecord *record, std::exception_ptr refused) noexcept;
     void taskDone(TaskRecord *record) noexcept;
     void taskFailed(TaskRecord *record) noexcept;
     void dropQueued(TaskRecord *record) noexcept;
