@@ -21,6 +21,7 @@
 // InFlight). A slot that arrives for an owner that has gone is given back at once, so no slot
 // is ever lost to a cancelled or destroyed waiter.
 #include <QAyo/limiter.h>
+#include <QAyo/detail/taskmemory.h>
 #include <QAyo/signal.h>
 
 #include "limiter_p.h"
@@ -50,6 +51,12 @@ public:
         : ReadyNode(&LimiterTicket::arrived), state(std::move(state))
     {
     }
+
+    // A scope drawing from a limiter makes one ticket per task: a burst of a million spawns has
+    // a million alive at once, which glibc serves from its slow paths (malloc_consolidate). They
+    // come from the task memory cache, like the records they belong to (detail/taskmemory.h).
+    static void *operator new(std::size_t size) { return allocateTaskMemory(size); }
+    static void operator delete(void *ticket, std::size_t size) noexcept { freeTaskMemory(ticket, size); }
 
     void ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
     void deref() noexcept
