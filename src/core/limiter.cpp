@@ -62,7 +62,11 @@ public:
     void ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
     void deref() noexcept
     {
-        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        // A count of 1 is the caller's own reference: only a ticket in the waiters' queue gets
+        // new references (a grant or a refusal, under the mutex), and a ticket with one holder
+        // left is no longer queued. So the last deref needs no read-modify-write (the acquire
+        // load pairs with the other holders' releasing decrements), as TaskRecord::deref().
+        if (m_refs.load(std::memory_order_acquire) == 1 || m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
             delete this;
     }
 
@@ -153,9 +157,9 @@ public:
             std::lock_guard lock(mutex);
             --borrowed;
             grantLocked(granted);
+            changedLocked();
         }
         deliver(granted);
-        changed();
     }
 
     //! Takes a slot if one is free and nobody waits (FIFO: no overtaking).
@@ -166,13 +170,19 @@ public:
             if (destroyed || !waiters.empty() || borrowed >= capacity)
                 return false;
             ++borrowed;
+            changedLocked();
         }
-        changed();
         return true;
     }
 
     //! Makes the Limiter object emit its NOTIFY signals (on its own thread).
-    void changed() noexcept;
+    void changed() noexcept
+    {
+        std::lock_guard lock(mutex);
+        changedLocked();
+    }
+    //! changed() with the mutex held: the change and its notification in one lock.
+    void changedLocked() noexcept;
 
     //! "limiter 'name'" for messages (its object name, or the one it had; "(unnamed)" without).
     QString labelLocked() const
@@ -202,39 +212,26 @@ void LimiterTicket::arrived(ReadyNode *node) noexcept
     auto *ticket = static_cast<LimiterTicket *>(node);
     LimiterState *state = ticket->state.get();
     const bool ownerGone = ticket->owner == nullptr;
-    bool refused = false;
+    GrantedTickets granted;
     {
         std::lock_guard lock(state->mutex);
         if (ticket->phase == Phase::Failed) {
             // A refusal (the limiter was destroyed): no slot travelled with it.
             ticket->phase = ownerGone ? Phase::Done : Phase::Refused;
-            refused = true;
-        }
-    }
-    if (refused) {
-        if (!ownerGone)
-            ticket->onGranted(ticket->owner); // the owner sees Refused and fails
-        ticket->deref(); // the delivery's reference
-        return;
-    }
-    GrantedTickets granted;
-    {
-        std::lock_guard lock(state->mutex);
-        if (ownerGone) {
+        } else if (ownerGone) {
             // Withdrawn while travelling: the slot goes to the next waiter instead.
             ticket->phase = Phase::Done;
             --state->borrowed;
             state->grantLocked(granted);
+            state->changedLocked();
         } else {
             ticket->phase = Phase::Held;
         }
     }
-    if (ownerGone) {
-        LimiterState::deliver(granted);
-        state->changed();
-    } else {
-        ticket->onGranted(ticket->owner);
-    }
+    if (ownerGone)
+        LimiterState::deliver(granted); // nothing for a refusal
+    else
+        ticket->onGranted(ticket->owner); // a refused owner sees Refused and fails
     ticket->deref(); // the delivery's reference
 }
 
@@ -243,7 +240,6 @@ static void detachTicket(LimiterTicket *ticket) noexcept
 {
     LimiterState *state = ticket->state.get();
     ticket->owner = nullptr;
-    bool didChange = false;
     GrantedTickets granted;
     {
         std::lock_guard lock(state->mutex);
@@ -251,13 +247,13 @@ static void detachTicket(LimiterTicket *ticket) noexcept
         case LimiterTicket::Phase::Waiting:
             state->waiters.erase(std::find(state->waiters.begin(), state->waiters.end(), ticket));
             ticket->phase = LimiterTicket::Phase::Done;
-            didChange = true;
+            state->changedLocked();
             break;
         case LimiterTicket::Phase::Held:
             ticket->phase = LimiterTicket::Phase::Done;
             --state->borrowed;
             state->grantLocked(granted);
-            didChange = true;
+            state->changedLocked();
             break;
         case LimiterTicket::Phase::Refused:
             ticket->phase = LimiterTicket::Phase::Done;
@@ -270,8 +266,6 @@ static void detachTicket(LimiterTicket *ticket) noexcept
         }
     }
     LimiterState::deliver(granted);
-    if (didChange)
-        state->changed();
 }
 
 //! Queues \a ticket or, if a slot is free and nobody waits, grants it at once (returns true).
@@ -295,8 +289,8 @@ static bool enqueueTicket(LimiterTicket *ticket) noexcept
             ticket->phase = LimiterTicket::Phase::Waiting;
             ticket->queuedOwner = ticket->owner;
         }
+        state->changedLocked();
     }
-    state->changed();
     return now;
 }
 
@@ -632,12 +626,11 @@ void Limiter::emitChanges()
         Q_EMIT waitingChanged();
 }
 
-void detail::LimiterState::changed() noexcept
+void detail::LimiterState::changedLocked() noexcept
 {
     // Always posted, even on the limiter's own thread: changes happen inside acquires, releases
     // and task completions, where no user slot may run. One posted call covers any number of
     // changes until it runs. Posted under the mutex, so ~Limiter cannot run meanwhile.
-    std::lock_guard lock(mutex);
     if (!object || notifyPosted)
         return;
     notifyPosted = true;
