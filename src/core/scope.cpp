@@ -378,10 +378,10 @@ constexpr std::size_t PrefetchDistance = 16;
 inline void prefetchRecord(const TaskRecord *r) noexcept
 {
     const char *bytes = reinterpret_cast<const char *>(r);
-    __builtin_prefetch(bytes, 1);
-    __builtin_prefetch(bytes + 64, 1);
-    __builtin_prefetch(bytes + 128, 1);
-    __builtin_prefetch(bytes + 192, 1);
+    __builtin_prefetch(bytes);
+    __builtin_prefetch(bytes + 64);
+    __builtin_prefetch(bytes + 128);
+    __builtin_prefetch(bytes + 192);
 }
 } // namespace
 
