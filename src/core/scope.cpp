@@ -368,12 +368,31 @@ void ScopePrivate::emitTaskEnded(const Guard &guard)
         Q_EMIT q->activeChanged();
 }
 
+namespace {
+//! How many records ahead of the one it admits pumpQueue() fetches into the cache.
+constexpr std::size_t PrefetchDistance = 16;
+
+//! Starts loading the record \a r into the cache (its first four lines: the base record and a
+//! small callable). A record that waited behind many others was written long ago and is in
+//! DRAM by now; the queue's order says which ones are needed next. A prefetch never faults.
+inline void prefetchRecord(const TaskRecord *r) noexcept
+{
+    const char *bytes = reinterpret_cast<const char *>(r);
+    __builtin_prefetch(bytes);
+    __builtin_prefetch(bytes + 64);
+    __builtin_prefetch(bytes + 128);
+    __builtin_prefetch(bytes + 192);
+}
+} // namespace
+
 void ScopePrivate::pumpQueue() noexcept
 {
     const int limit = options.maxConcurrency;
     while (!m_waitingForSlot.empty() && (limit == 0 || m_inFlight < limit)) {
         TaskRecord *next = m_waitingForSlot.front();
         m_waitingForSlot.pop_front();
+        if (m_waitingForSlot.size() > PrefetchDistance)
+            prefetchRecord(m_waitingForSlot[PrefetchDistance]);
         ++m_inFlight;
         admit(next);
     }

@@ -121,7 +121,13 @@ void *allocateTaskMemory(std::size_t size)
     if (Q_LIKELY(index < ClassCount)) {
         if (Cache *cache = threadCache()) {
             if (void *block = cache->heads[index]) {
-                cache->heads[index] = *static_cast<void **>(block);
+                void *next = *static_cast<void **>(block);
+                cache->heads[index] = next;
+                // The next block of this class is the next record, ticket or frame written. After
+                // a burst of a million tasks the free list runs through DRAM, and each pop waits
+                // for the block's link: start loading it now (a prefetch never faults, not even
+                // of null).
+                __builtin_prefetch(next, 1);
                 cache->cachedBytes -= classBytes(index);
                 if (cache->cachedBytes < cache->lowWater)
                     cache->lowWater = cache->cachedBytes;
