@@ -527,6 +527,37 @@ private Q_SLOTS:
         QVERIFY(!blocker->isCancelled()); // it ran: it returned after noticing the stop
     }
 
+    void cancelDropsQueuedAsideWorkBeforeStoppingRunningWork()
+    {
+        // The running job returns the moment it sees the stop request, and its pool thread then
+        // takes the next job of the pool's FIFO at once. A cancel that stopped running work
+        // before it took back the queued jobs (here: of a nested scope, cancelled after its
+        // parent) let that thread start them: they must never run.
+        for (int round = 0; round < 20; ++round) {
+            QThreadPool pool;
+            pool.setMaxThreadCount(1);
+            std::atomic<bool> blockerStarted { false };
+            std::atomic<int> queuedRan { 0 };
+            auto body = [&]() -> QAyo::Task<> {
+                QAyo::Scope outer;
+                QAyo::Scope inner(QAyo::ScopeOptions {}, &outer);
+                outer.asideIn(&pool, [&](QAyo::StopToken stop) {
+                    blockerStarted = true;
+                    while (!stop.stop_requested()) { } // returns within nanoseconds of the stop
+                });
+                for (int i = 0; i < 50; ++i)
+                    inner.asideIn(&pool, [&] { ++queuedRan; });
+                co_await untilSet(&blockerStarted);
+                outer.cancel();
+                co_await inner;
+                co_await outer;
+            };
+            QAYO_TEST_RUN(body());
+            QVERIFY(pool.waitForDone(5000));
+            QCOMPARE(queuedRan.load(), 0);
+        }
+    }
+
     void asideIsNotCountedAgainstMaxConcurrency()
     {
         QThreadPool pool;

@@ -77,6 +77,7 @@ public:
     void submit();
     //! Requests stop; drops the work if no pool thread has taken it yet.
     void cancelRequested() noexcept override;
+    void dropIfUnstarted() noexcept override;
     //! The token handed to the function.
     std::stop_token token() const noexcept { return m_stop.get_token(); }
 

@@ -506,10 +506,30 @@ struct DeadlineBatch
 };
 } // namespace
 
+void ScopePrivate::dropUnstartedWork() noexcept
+{
+    if (m_cancelled || m_finished || m_dying)
+        return;
+    for (TaskRecord *r = firstTask; r; r = r->nextInScope) {
+        if (r->state.load(std::memory_order_relaxed) == TaskRecord::State::Queued || r->shieldDepth > 0)
+            continue; // queued: dropped by markCancelled; shielded: not cancelled now
+        if (r->hook)
+            r->hook->dropIfUnstarted();
+        for (ScopePrivate *child = r->firstChildScope; child; child = child->nextSibling)
+            child->dropUnstartedWork();
+    }
+    for (ScopePrivate *child = firstChild; child; child = child->nextSibling)
+        child->dropUnstartedWork();
+}
+
 void ScopePrivate::markCancelled(QList<QPointer<Scope>> &notify) noexcept
 {
     if (m_cancelled || m_finished || m_dying)
         return;
+    // First take back the work that waits for a thread in the whole tree, then stop what runs:
+    // a stopped job frees its pool thread at once, which would otherwise start queued work of
+    // this tree before the walk below reached it.
+    dropUnstartedWork();
     const DeadlineBatch batch; // every sleeper below wakes: their deadlines go at once
     m_cancelled = true;
     m_timeout.cancel();
@@ -620,6 +640,12 @@ void ScopePrivate::releaseJoinersOfDestroyedScope() noexcept
 void ScopePrivate::destroyTasks() noexcept
 {
     const DeadlineBatch batch; // destroyed sleepers take their deadlines with them
+    // Work waiting for a pool thread goes first: stopping a running job below frees a thread
+    // that would otherwise start it (see dropUnstartedWork()).
+    for (TaskRecord *r = firstTask; r; r = r->nextInScope) {
+        if (r->hook && r->suspendedForeign && r->state.load(std::memory_order_relaxed) != TaskRecord::State::Queued)
+            r->hook->dropIfUnstarted();
+    }
     while (TaskRecord *r = firstTask) {
         unlinkRecord(this, r);
         r->cancelRequested = true;

@@ -49,6 +49,8 @@ public:
     //! Marks this scope and everything below it cancelled and wakes the suspended tasks; runs
     //! no user code. The scopes whose signals must be emitted are appended to \a notify.
     void markCancelled(QList<QPointer<Scope>> &notify) noexcept;
+    //! Takes back the work of this scope tree that has not started (see CancelHook).
+    void dropUnstartedWork() noexcept;
     static void markRecordCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept;
     static void emitCancelled(const QList<QPointer<Scope>> &notify);
     void timeoutFired();

@@ -65,15 +65,23 @@ void AsideCore::finishOnHome(std::exception_ptr error) noexcept
     record->deref(); // the worker's reference
 }
 
-void AsideCore::cancelRequested() noexcept
+void AsideCore::dropIfUnstarted() noexcept
 {
-    m_stop.request_stop();
     if (m_queue && m_queue->tryTake(this)) {
         // No pool thread had taken it: the work is dropped and the task ends as cancelled - on
         // the next turn, not inside the cancel that is iterating the scope's tasks right now.
+        m_stop.request_stop();
         m_error = std::make_exception_ptr(Cancelled{});
         postReady(&m_done); // same thread: the next turn of the ready queue
     }
+}
+
+void AsideCore::cancelRequested() noexcept
+{
+    // Usually dropIfUnstarted() ran first (a scope cancel takes every queued job back before it
+    // stops running ones); a cancel of this task alone (Handle::cancel()) comes straight here.
+    dropIfUnstarted();
+    m_stop.request_stop();
 }
 
 } // namespace QAyo::detail

@@ -45,6 +45,10 @@ struct QAYO_CORE_EXPORT CancelHook
     //! Called on the task's thread while the task is suspended on this awaiter. Must not run
     //! user code and must be idempotent (cancellation is level-triggered and may repeat).
     virtual void cancelRequested() noexcept = 0;
+    //! Called before cancelRequested() on every hook of a scope tree being cancelled: work that
+    //! has not started yet (aside work waiting for a pool thread) is taken back here, before
+    //! any running work is told to stop and frees a thread that could start it. Idempotent.
+    virtual void dropIfUnstarted() noexcept {}
 
 protected:
     ~CancelHook() = default;
