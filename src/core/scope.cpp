@@ -511,25 +511,36 @@ void ScopePrivate::dropUnstartedWork() noexcept
     if (m_cancelled || m_finished || m_dying)
         return;
     for (TaskRecord *r = firstTask; r; r = r->nextInScope) {
-        if (r->state.load(std::memory_order_relaxed) == TaskRecord::State::Queued || r->shieldDepth > 0)
-            continue; // queued: dropped by markCancelled; shielded: not cancelled now
-        if (r->hook)
-            r->hook->dropIfUnstarted();
-        for (ScopePrivate *child = r->firstChildScope; child; child = child->nextSibling)
-            child->dropUnstartedWork();
+        if (r->state.load(std::memory_order_relaxed) != TaskRecord::State::Queued) // queued: markTreeCancelled drops it
+            dropUnstartedWork(r);
     }
     for (ScopePrivate *child = firstChild; child; child = child->nextSibling)
         child->dropUnstartedWork();
 }
 
+void ScopePrivate::dropUnstartedWork(TaskRecord *record) noexcept
+{
+    if (record->shieldDepth > 0)
+        return; // not cancelled now (QAyo::shield)
+    if (record->hook)
+        record->hook->dropIfUnstarted();
+    for (ScopePrivate *child = record->firstChildScope; child; child = child->nextSibling)
+        child->dropUnstartedWork();
+}
+
 void ScopePrivate::markCancelled(QList<QPointer<Scope>> &notify) noexcept
+{
+    // First take back the work that waits for a thread in the whole tree, then stop what runs:
+    // a stopped job frees its pool thread at once, which would otherwise start queued work of
+    // this tree before the walk reached it.
+    dropUnstartedWork();
+    markTreeCancelled(notify);
+}
+
+void ScopePrivate::markTreeCancelled(QList<QPointer<Scope>> &notify) noexcept
 {
     if (m_cancelled || m_finished || m_dying)
         return;
-    // First take back the work that waits for a thread in the whole tree, then stop what runs:
-    // a stopped job frees its pool thread at once, which would otherwise start queued work of
-    // this tree before the walk below reached it.
-    dropUnstartedWork();
     const DeadlineBatch batch; // every sleeper below wakes: their deadlines go at once
     m_cancelled = true;
     m_timeout.cancel();
@@ -555,23 +566,29 @@ void ScopePrivate::markCancelled(QList<QPointer<Scope>> &notify) noexcept
                 r->deref();
             }
         } else {
-            markRecordCancelled(r, notify);
+            markRecordTreeCancelled(r, notify);
         }
         r = next;
     }
     m_waitingForSlot.clear();
     deactivateAllSchedules();
     for (ScopePrivate *child = firstChild; child; child = child->nextSibling)
-        child->markCancelled(notify);
+        child->markTreeCancelled(notify);
 }
 
 void ScopePrivate::markRecordCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept
+{
+    dropUnstartedWork(record); // as markCancelled(): queued work below first
+    markRecordTreeCancelled(record, notify);
+}
+
+void ScopePrivate::markRecordTreeCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept
 {
     record->cancelRequested = true;
     if (record->shieldDepth > 0)
         return; // delivered when the shield ends (QAyo::shield)
     for (ScopePrivate *child = record->firstChildScope; child; child = child->nextSibling)
-        child->markCancelled(notify);
+        child->markTreeCancelled(notify);
     if (record->hook)
         record->hook->cancelRequested(); // idempotent: wakes the task at most once
 }
@@ -643,8 +660,8 @@ void ScopePrivate::destroyTasks() noexcept
     // Work waiting for a pool thread goes first: stopping a running job below frees a thread
     // that would otherwise start it (see dropUnstartedWork()).
     for (TaskRecord *r = firstTask; r; r = r->nextInScope) {
-        if (r->hook && r->suspendedForeign && r->state.load(std::memory_order_relaxed) != TaskRecord::State::Queued)
-            r->hook->dropIfUnstarted();
+        if (r->state.load(std::memory_order_relaxed) != TaskRecord::State::Queued)
+            dropUnstartedWork(r);
     }
     while (TaskRecord *r = firstTask) {
         unlinkRecord(this, r);

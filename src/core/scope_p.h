@@ -49,9 +49,15 @@ public:
     //! Marks this scope and everything below it cancelled and wakes the suspended tasks; runs
     //! no user code. The scopes whose signals must be emitted are appended to \a notify.
     void markCancelled(QList<QPointer<Scope>> &notify) noexcept;
-    //! Takes back the work of this scope tree that has not started (see CancelHook).
-    void dropUnstartedWork() noexcept;
+    //! markCancelled() for one task (Handle::cancel()) and the scopes nested in it.
     static void markRecordCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept;
+    //! Takes back the work of this scope tree, or of the task's, that has not started yet
+    //! (CancelHook::dropIfUnstarted): the first pass of a cancel.
+    void dropUnstartedWork() noexcept;
+    static void dropUnstartedWork(TaskRecord *record) noexcept;
+    //! The second pass: marks cancelled, drops queued tasks, wakes the suspended ones.
+    void markTreeCancelled(QList<QPointer<Scope>> &notify) noexcept;
+    static void markRecordTreeCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept;
     static void emitCancelled(const QList<QPointer<Scope>> &notify);
     void timeoutFired();
     void expireTimeout();
