@@ -15,13 +15,40 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 
 namespace TestHelpers {
 
 using namespace std::chrono_literals;
+
+//! A gate other threads (pool threads, workers) wait at until the test opens it. The bound only
+//! keeps a failing test from hanging; waitOpen() says whether the gate was opened.
+class Gate
+{
+public:
+    void open()
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_open = true;
+        }
+        m_changed.notify_all();
+    }
+    bool waitOpen(std::chrono::milliseconds limit = 10s)
+    {
+        std::unique_lock lock(m_mutex);
+        return m_changed.wait_for(lock, limit, [this] { return m_open; });
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    bool m_open = false;
+};
 
 //! Collects the messages of the qayo.* categories while alive (from any thread).
 class MessageCapture

@@ -2,8 +2,9 @@
 // Aside work and its pool: QAyo's own FIFO per pool and the drainers that feed it to the pool's
 // threads (docs/threads.md, "How aside work reaches the pool"). Start order, cancelling queued
 // and single jobs, several pools, fairness to other users of a pool, QThreadPool::clear(),
-// waitForDone() and deleting the pool, destroying the scope with jobs queued, and hand-backs
-// that arrive while the scope's thread is busy coming home in one delivery.
+// waitForDone() and deleting the pool, destroying the scope with jobs queued, a job outliving its
+// scope's thread, and hand-backs that arrive while the scope's thread is busy coming home in one
+// delivery.
 #include "helpers.h"
 
 #include <QAyo/Aside>
@@ -30,31 +31,6 @@ using namespace TestHelpers;
 
 namespace {
 
-//! A gate pool threads wait at until the test opens it. The bound only keeps a failing test from
-//! hanging; waitOpen() says whether the gate was opened.
-class Gate
-{
-public:
-    void open()
-    {
-        {
-            std::lock_guard lock(m_mutex);
-            m_open = true;
-        }
-        m_changed.notify_all();
-    }
-    bool waitOpen(std::chrono::milliseconds limit = 10s)
-    {
-        std::unique_lock lock(m_mutex);
-        return m_changed.wait_for(lock, limit, [this] { return m_open; });
-    }
-
-private:
-    std::mutex m_mutex;
-    std::condition_variable m_changed;
-    bool m_open = false;
-};
-
 //! Lives on a worker thread: makes a scope there with one aside job that blocks at \a gate and
 //! then throws, and destroys the scope on request. Its slots are called by name (queued), so no
 //! object written by the test's thread is read on the worker without a synchronisation
@@ -63,10 +39,14 @@ class OrphaningWorker : public QObject
 {
     Q_OBJECT
 public:
-    OrphaningWorker(QThreadPool *pool, Gate *gate) : m_pool(pool), m_gate(gate) {}
+    OrphaningWorker(QThreadPool *pool, Gate *gate, Gate *busyGate = nullptr)
+        : m_pool(pool), m_gate(gate), m_busyGate(busyGate)
+    {
+    }
     std::atomic<bool> jobStarted { false };
     std::atomic<bool> jobReturned { false };
     std::atomic<bool> scopeDropped { false };
+    std::atomic<bool> busy { false };
 
 public Q_SLOTS:
     void spawnBlockingJob()
@@ -84,10 +64,17 @@ public Q_SLOTS:
         m_scope.reset();
         scopeDropped = true;
     }
+    //! Keeps the thread busy (no event delivered) until the busy gate opens.
+    void stayBusy()
+    {
+        busy = true;
+        m_busyGate->waitOpen();
+    }
 
 private:
     QThreadPool *m_pool;
     Gate *m_gate;
+    Gate *m_busyGate;
     std::unique_ptr<QAyo::Scope> m_scope;
 };
 
@@ -401,28 +388,47 @@ private Q_SLOTS:
             QVERIFY(handle.isCancelled());
     }
 
+    void aJobOutlivingItsScopesThreadEndsSafely_data()
+    {
+        QTest::addColumn<bool>("outcomeOnItsWay");
+        QTest::newRow("thread ended before the job") << false;
+        QTest::newRow("outcome on its way when the thread ends") << true;
+    }
+
     void aJobOutlivingItsScopesThreadEndsSafely()
     {
         // A worker thread's scope is destroyed while its aside job runs (a thread cannot be
-        // killed: the job is orphaned), then the thread itself ends. The job finishes later, with
-        // an error: its hand-back must not go to the dead thread, and the error is still told.
+        // killed: the job is orphaned), then the thread itself ends. The job finishes with an
+        // error either after the thread ended (its hand-back must not go to the dead thread) or
+        // while the thread is busy and told to quit (the outcome is posted there and never
+        // delivered: the thread's loop is gone when the busy slot returns). Either way the job's
+        // task is finished and freed (cleanup() checks), and its error is still told.
+        QFETCH(bool, outcomeOnItsWay);
         QThreadPool pool;
         pool.setMaxThreadCount(1);
         Gate gate;
+        Gate busyGate;
         MessageCapture capture;
         QThread worker;
-        OrphaningWorker side(&pool, &gate);
+        OrphaningWorker side(&pool, &gate, &busyGate);
         side.moveToThread(&worker);
         worker.start();
         QMetaObject::invokeMethod(&side, "spawnBlockingJob", Qt::QueuedConnection);
         QVERIFY(pollUntil([&] { return side.jobStarted.load(); }));
         QMetaObject::invokeMethod(&side, "dropScope", Qt::QueuedConnection);
         QVERIFY(pollUntil([&] { return side.scopeDropped.load(); }));
-        worker.quit();
-        QVERIFY(worker.wait(10000)); // the thread and its QAyo context are gone
+        if (outcomeOnItsWay) {
+            QMetaObject::invokeMethod(&side, "stayBusy", Qt::QueuedConnection);
+            QVERIFY(pollUntil([&] { return side.busy.load(); }));
+        }
+        worker.quit(); // when busy: the loop ends as soon as the busy slot returns
+        if (!outcomeOnItsWay)
+            QVERIFY(worker.wait(10000)); // the thread has ended
         gate.open();
         QVERIFY(pool.waitForDone(10000));
         QVERIFY(side.jobReturned.load());
+        busyGate.open();
+        QVERIFY(worker.wait(10000));
         QVERIFY(pollUntil([&] { return !capture.messages("qayo.scope").isEmpty(); }));
         const QString said = capture.messages("qayo.scope").join(u'\n');
         QVERIFY2(said.contains(QLatin1String("orphan")) && said.contains(QLatin1String("late failure")),

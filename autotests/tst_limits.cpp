@@ -76,6 +76,26 @@ QAyo::Task<> startCatching(QAyo::Scope *scope, F f, QString *caught)
     }
 }
 
+//! Lives on a worker thread: keeps it busy (no event delivered there) until \a gate opens. Called
+//! by name (queued), the atomic is the hand-over (see tst_aside's OrphaningWorker).
+class BusyWorker : public QObject
+{
+    Q_OBJECT
+public:
+    explicit BusyWorker(Gate *gate) : m_gate(gate) {}
+    std::atomic<bool> busy{false};
+
+public Q_SLOTS:
+    void stayBusy()
+    {
+        busy = true;
+        m_gate->waitOpen();
+    }
+
+private:
+    Gate *m_gate;
+};
+
 } // namespace
 
 class LimitsTest : public QObject
@@ -602,6 +622,60 @@ private Q_SLOTS:
         QCOMPARE(calls.load(), 0);
         QVERIFY2(error.contains(QStringLiteral("'downloads'")), qPrintable(error));
         held.release(); // on this thread, after the limiter and the scope: harmless
+    }
+
+    void slotOnItsWayToAThreadThatEndsIsPassedOn()
+    {
+        // A worker thread's task waits for the slot. The slot is granted while that thread is
+        // busy and told to quit: it is posted there and never delivered, and the worker's scope
+        // goes with the thread (deleteLater on finished, the usual worker pattern). The slot
+        // must not go with them.
+        QAyo::Limiter limiter(1);
+        QAyo::LimiterToken held = limiter.tryAcquire();
+        QVERIFY(held.isHeld());
+        Gate gate;
+        BusyWorker side(&gate);
+        QThread worker;
+        auto *remote = new QAyo::Scope;
+        remote->moveToThread(&worker);
+        side.moveToThread(&worker);
+        connect(&worker, &QThread::finished, remote, &QObject::deleteLater);
+        worker.start();
+        std::atomic<int> calls{0};
+        QAyo::Handle<void> handle = remote->asap(&limiter, [&] { ++calls; }); // posted there
+        QTRY_COMPARE(limiter.waitingCount(), 1);
+        QMetaObject::invokeMethod(&side, "stayBusy", Qt::QueuedConnection);
+        QVERIFY(QTest::qWaitFor([&] { return side.busy.load(); }));
+        worker.quit(); // its loop ends as soon as stayBusy() returns
+        held.release(); // granted to the worker's task: on its way to the busy thread
+        QCOMPARE(limiter.borrowed(), 1);
+        gate.open();
+        QVERIFY(worker.wait(10000));
+        QTRY_COMPARE(limiter.borrowed(), 0); // given back as the thread's QAyo context ended
+        QCOMPARE(limiter.waitingCount(), 0);
+        QCOMPARE(calls.load(), 0);
+        QVERIFY(limiter.tryAcquire().isHeld());
+    }
+
+    void slotGrantedToAThreadThatHasEndedIsPassedOn()
+    {
+        // The waiting task's thread has ended, its scope still alive (a plain thread that never
+        // joined or destroyed it): the grant finds the thread gone and passes the slot on.
+        QAyo::Limiter limiter(1);
+        QAyo::LimiterToken held = limiter.tryAcquire();
+        std::unique_ptr<QAyo::Scope> left;
+        std::atomic<int> calls{0};
+        std::thread([&] {
+            left = std::make_unique<QAyo::Scope>();
+            left->asap(&limiter, [&] { ++calls; }); // waits for the slot
+        }).join(); // the thread and its QAyo context are gone
+        QCOMPARE(limiter.waitingCount(), 1);
+        held.release();
+        QCOMPARE(limiter.borrowed(), 0);
+        QCOMPARE(limiter.waitingCount(), 0);
+        QVERIFY(limiter.tryAcquire().isHeld());
+        left.reset(); // the scope of an ended thread: its task never ran
+        QCOMPARE(calls.load(), 0);
     }
 
     void tokensWorkAcrossThreads()

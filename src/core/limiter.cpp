@@ -19,7 +19,9 @@
 // Only the home thread moves a ticket out of Waiting or InFlight by itself (a cancel withdraws
 // a waiting request; an arrival turns InFlight into Held); other threads only grant (Waiting ->
 // InFlight). A slot that arrives for an owner that has gone is given back at once, so no slot
-// is ever lost to a cancelled or destroyed waiter.
+// is ever lost to a cancelled or destroyed waiter - nor to a waiter whose thread has ended: a
+// ticket granted to a dead thread, or still on its way when the thread ends, is "orphaned"
+// (LimiterTicket::orphaned) and gives its slot back on the thread that finds out.
 #include <QAyo/limiter.h>
 #include <QAyo/detail/taskmemory.h>
 #include <QAyo/signal.h>
@@ -29,7 +31,6 @@
 
 #include <QMetaObject>
 #include <QPointer>
-#include <QThread>
 #include <QVarLengthArray>
 
 #include <algorithm>
@@ -74,17 +75,25 @@ public:
     void bindHome(void *ownerObject, GrantedFunction grantedFunction)
     {
         home = threadContextObject();
-        homeThread = QThread::currentThreadId();
+        homeId = threadContextId();
         owner = ownerObject;
         onGranted = grantedFunction;
     }
 
     static void arrived(ReadyNode *node) noexcept;
+    //! The home thread ended before the ticket arrived: nobody there can take or withdraw it, so
+    //! it arrives as if its owner had let go (a granted slot goes to the next waiter).
+    static void orphaned(ReadyNode *node) noexcept
+    {
+        static_cast<LimiterTicket *>(node)->owner = nullptr;
+        arrived(node);
+    }
 
     std::shared_ptr<LimiterState> state;
     void *queuedOwner = nullptr; // the owner, for prefetching only (under state->mutex)
     QObject *home = nullptr;
-    Qt::HANDLE homeThread = nullptr;
+    // The home context's id (see postToContext()); unlike a thread id, never reused.
+    std::uint64_t homeId = 0;
     Phase phase = Phase::Idle; // under state->mutex
     // Home thread only:
     void *owner = nullptr;
@@ -141,12 +150,13 @@ public:
     //! Sends granted tickets home: the ready queue here, mail to another thread.
     static void deliver(const GrantedTickets &granted) noexcept
     {
-        const Qt::HANDLE here = QThread::currentThreadId();
+        const ThreadContext *context = ThreadContext::currentIfAny();
+        const std::uint64_t here = context ? context->id() : 0;
         for (LimiterTicket *ticket : granted) {
-            if (ticket->homeThread == here)
+            if (ticket->homeId == here)
                 postReady(ticket);
-            else
-                postToThreadOf(ticket->home, ticket);
+            else if (!postToContext(ticket->home, ticket->homeId, ticket, &LimiterTicket::orphaned))
+                LimiterTicket::orphaned(ticket); // its thread has ended
         }
     }
 

@@ -53,7 +53,14 @@ ThreadContext::ThreadContext() : m_id(++lastContextId)
 
 ThreadContext::~ThreadContext()
 {
-    tlsCurrentContext = nullptr; // destroyed on its own thread (thread exit or post routine)
+    // Destroyed on its own thread (thread exit or post routine). Mail still on its way here can
+    // never be delivered: no letter may reach a later context that gets this address, nor keep
+    // its "delivery posted" mark. Letters that carry something (an aside job's outcome, a
+    // limiter slot) are finished or given back by their orphaned function, while this is still
+    // the thread's context: what they post to this thread's ready queue is dropped below.
+    unregisterContext(m_id);
+    purgeMail(this, [](ReadyNode *) noexcept {});
+    tlsCurrentContext = nullptr;
     if (m_drainedOnce)
         allowDeferredTaskMemoryRelease(nullptr); // no loop will run the release timer any more
     // Whatever still waits here (frames leaked on purpose, e.g. orphaned by a dying program) must
@@ -63,10 +70,6 @@ ThreadContext::~ThreadContext()
     for (DeadlineEntry *entry : m_heap)
         entry->heapIndex = DeadlineEntry::NotQueued;
     m_heap.clear();
-    // Mail still on its way to this thread can never be delivered: it must not reach a later
-    // context that gets this address, nor keep its "delivery posted" mark.
-    unregisterContext(m_id);
-    purgeMail(this, [](ReadyNode *) noexcept {});
 }
 
 // --- ready queue -------------------------------------------------------------------------------
@@ -417,18 +420,26 @@ namespace QAyo::detail {
 
 namespace {
 std::mutex mailMutex;
-std::vector<std::pair<QObject *, ReadyNode *>> mailbox;
+//! A node on its way to the thread of \a home. \a orphaned, if set, disposes of it when the home
+//! (a thread's context) dies before the delivery: see purgeMail().
+struct Letter
+{
+    QObject *home;
+    ReadyNode *node;
+    ReadyNode::RunFunction orphaned;
+};
+std::vector<Letter> mailbox;
 //! The homes whose delivery call is posted and has not started yet: mail for them rides along
 //! with it, so nodes that arrive while the receiving thread is busy cost one wake-up in all.
 std::vector<QObject *> deliveryPosted;
 //! The id() of every thread context alive (a handful: one per thread that used QAyo).
 std::vector<std::uint64_t> liveContexts;
 
-//! Moves the nodes of the letters \a matches picks from the mailbox to \a taken, in order, in
+//! Moves the letters \a matches picks from the mailbox to \a taken, in order, in
 //! one pass (erasing letter by letter was quadratic: with a million aside jobs handing back
 //! while the loop was busy, the pool threads queued behind the mutex). Call with mailMutex held.
 template<typename Matches>
-void takeLetters(std::vector<ReadyNode *> &taken, Matches matches)
+void takeLetters(std::vector<Letter> &taken, Matches matches)
 {
     std::erase_if(deliveryPosted, matches);
     // Compacts in place: the mailbox keeps its capacity, so a steady stream of hand-backs does
@@ -439,12 +450,12 @@ void takeLetters(std::vector<ReadyNode *> &taken, Matches matches)
     QObject *lastHome = nullptr;
     bool lastMatched = false;
     for (const auto &letter : mailbox) {
-        if (letter.first != lastHome) {
-            lastHome = letter.first;
+        if (letter.home != lastHome) {
+            lastHome = letter.home;
             lastMatched = matches(lastHome);
         }
         if (lastMatched)
-            taken.push_back(letter.second);
+            taken.push_back(letter);
         else
             *kept++ = letter;
     }
@@ -453,14 +464,14 @@ void takeLetters(std::vector<ReadyNode *> &taken, Matches matches)
 
 void deliverMail() noexcept
 {
-    std::vector<ReadyNode *> mine;
+    std::vector<Letter> mine;
     QThread *here = QThread::currentThread();
     {
         std::lock_guard lock(mailMutex);
         takeLetters(mine, [here](QObject *home) { return home->thread() == here; });
     }
-    for (ReadyNode *node : mine)
-        node->run(node);
+    for (const Letter &letter : mine)
+        letter.node->run(letter.node);
 }
 } // namespace
 
@@ -488,9 +499,9 @@ std::uint64_t threadContextId()
 
 namespace {
 //! Queues the letter; with mailMutex held. True if the caller must post the delivery call.
-bool addLetter(QObject *home, ReadyNode *node)
+bool addLetter(QObject *home, ReadyNode *node, ReadyNode::RunFunction orphaned)
 {
-    mailbox.emplace_back(home, node);
+    mailbox.push_back({home, node, orphaned});
     if (std::find(deliveryPosted.begin(), deliveryPosted.end(), home) != deliveryPosted.end())
         return false; // the posted delivery has not taken its letters yet: it takes this one too
     deliveryPosted.push_back(home);
@@ -498,15 +509,16 @@ bool addLetter(QObject *home, ReadyNode *node)
 }
 } // namespace
 
-bool postToContext(QObject *context, std::uint64_t id, ReadyNode *node) noexcept
+bool postToContext(QObject *context, std::uint64_t id, ReadyNode *node, ReadyNode::RunFunction orphaned) noexcept
 {
     {
         std::lock_guard lock(mailMutex);
         // The context dies under this mutex (unregisterContext), so a live id here stays alive
-        // until the delivery call is posted: its destructor purges the letter if it dies later.
+        // until the delivery call is posted: its destructor purges the letter (running
+        // \a orphaned) if it dies before the delivery.
         if (std::find(liveContexts.begin(), liveContexts.end(), id) == liveContexts.end())
             return false;
-        if (!addLetter(context, node))
+        if (!addLetter(context, node, orphaned))
             return true;
         // Posted under the mutex: the context cannot be destroyed in between.
         QMetaObject::invokeMethod(context, [] { deliverMail(); }, Qt::QueuedConnection);
@@ -518,7 +530,7 @@ void postToThreadOf(QObject *home, ReadyNode *node) noexcept
 {
     {
         std::lock_guard lock(mailMutex);
-        if (!addLetter(home, node))
+        if (!addLetter(home, node, nullptr))
             return;
     }
     QMetaObject::invokeMethod(home, [] { deliverMail(); }, Qt::QueuedConnection);
@@ -526,13 +538,13 @@ void postToThreadOf(QObject *home, ReadyNode *node) noexcept
 
 void purgeMail(QObject *home, void (*dispose)(ReadyNode *) noexcept) noexcept
 {
-    std::vector<ReadyNode *> purged;
+    std::vector<Letter> purged;
     {
         std::lock_guard lock(mailMutex);
         takeLetters(purged, [home](QObject *to) { return to == home; });
     }
-    for (ReadyNode *node : purged)
-        dispose(node);
+    for (const Letter &letter : purged)
+        (letter.orphaned ? letter.orphaned : dispose)(letter.node);
 }
 
 } // namespace QAyo::detail

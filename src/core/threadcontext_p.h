@@ -134,11 +134,15 @@ QAYO_CORE_EXPORT void syncHandOver() noexcept;
 //! Runs node->run(node) on the thread of \a home, soon (see threadcontext.cpp).
 QAYO_CORE_EXPORT void postToThreadOf(QObject *home, ReadyNode *node) noexcept;
 //! Like postToThreadOf() for a thread's context (threadContextObject(), whose id() is \a id), but
-//! the thread may have ended meanwhile: then nothing is posted and it returns false.
-QAYO_CORE_EXPORT bool postToContext(QObject *context, std::uint64_t id, ReadyNode *node) noexcept;
+//! the thread may have ended meanwhile: then nothing is posted and it returns false. If the
+//! thread ends after the post and before the delivery, its context runs \a orphaned(node) as it
+//! dies (on that thread, its loop gone): the node must finish there, or give back what it holds.
+QAYO_CORE_EXPORT bool postToContext(QObject *context, std::uint64_t id, ReadyNode *node,
+                                    ReadyNode::RunFunction orphaned) noexcept;
 //! The id() of the calling thread's context (see postToContext()).
 QAYO_CORE_EXPORT std::uint64_t threadContextId();
-//! Takes back the nodes still on their way to \a home (it is being destroyed) and disposes them.
+//! Takes back the nodes still on their way to \a home (it is being destroyed) and disposes of
+//! them: with the letter's own orphaned function (see postToContext()), else with \a dispose.
 QAYO_CORE_EXPORT void purgeMail(QObject *home, void (*dispose)(ReadyNode *) noexcept) noexcept;
 
 } // namespace QAyo::detail

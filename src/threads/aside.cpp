@@ -40,7 +40,8 @@ void AsideCore::handBack(std::exception_ptr error) noexcept
     // Deliver on the home thread, through the mail that ThreadSanitizer can follow (jobs that
     // finish while the home thread is busy come back in one delivery).
     m_error = std::move(error);
-    if (postToContext(m_home, m_homeId, &m_done))
+    // If the home thread ends before the delivery, the letter is finished as it dies, like below.
+    if (postToContext(m_home, m_homeId, &m_done, &DoneNode::arrived))
         return;
     // The home thread has ended (its scope was destroyed before, orphaning this job, or lives on
     // as an object of a finished thread, where nothing can run). Nobody else will ever touch the
