@@ -10,6 +10,7 @@
 #include <QAyo/Test>
 
 #include <QElapsedTimer>
+#include <QEventLoop>
 #include <QTest>
 #include <QThread>
 #include <QThreadPool>
@@ -1057,6 +1058,41 @@ private Q_SLOTS:
         QVERIFY(!resumed);
         QCOMPARE(remoteHandle.result(), 1);
         worker.destroy(remote);
+    }
+
+    void completionForAnAwaiterWhoseThreadHasEndedIsDropped()
+    {
+        // A task on a plain thread awaits a handle of this thread, and that thread ends with the
+        // task still waiting (its scope left alive): the thread's QAyo context, and with it the
+        // port the completion would be posted to, are gone. The completion is dropped, and said.
+        MessageCapture capture;
+        QAyo::Scope mainScope;
+        bool go = false;
+        auto mainHandle = mainScope.asap(waitUntil(&go));
+        mainHandle.setName(QStringLiteral("awaited"));
+        std::unique_ptr<QAyo::Scope> left;
+        std::atomic<bool> awaiting { false };
+        bool resumed = false;
+        std::thread([&] {
+            QEventLoop loop; // gives the thread an event dispatcher: its tasks run from it
+            left = std::make_unique<QAyo::Scope>();
+            left->asap([&]() -> QAyo::Task<> {
+                awaiting = true; // and suspended on the handle in the same step
+                co_await mainHandle;
+                resumed = true;
+            });
+            QTest::qWaitFor([&] { return awaiting.load(); }, 10000);
+        }).join(); // the thread and its QAyo context are gone
+        QVERIFY(awaiting.load());
+        spinFor(20ms); // the wait registers with the main task
+        go = true;     // the main task ends: its completion finds the awaiter's thread gone
+        QVERIFY(spinUntil([&] { return mainHandle.isFinished(); }));
+        spinFor(20ms);
+        QVERIFY(!resumed);
+        const QString said = capture.messages("qayo.scope").join(u'\n');
+        QVERIFY2(said.contains(QLatin1String("task awaited ended")) && said.contains(QLatin1String("its thread has ended")),
+                 qPrintable(said));
+        left.reset(); // the scope of an ended thread: destroys the suspended frame
     }
 
     void remoteScopeDestroyedBeforeTheWaitArrives()

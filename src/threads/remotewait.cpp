@@ -9,7 +9,9 @@
 //   B: recordCompleted()  -- CompletionEvent to A's port        -->  A: waiter->recordCompleted()
 //
 // A cancelled or destroyed awaiter only detaches the state (on A); whatever is in flight then
-// finds no waiter and does nothing. The state stays in the record's list until the record ends
+// finds no waiter and does nothing. If A ends with the awaiter still suspended (its scope left
+// alive on the ended thread), A's port goes with A's QAyo context: the completion is then
+// dropped, with a warning, instead of being posted to a destroyed object (PortState). The state stays in the record's list until the record ends
 // (removing it early would need another hop to a thread whose scope may be gone by then).
 //
 // The registration runs in the event's destructor: Qt deletes a posted event on the receiver's
@@ -25,15 +27,16 @@
 #include <QAyo/handle.h>
 #include <QAyo/signal.h>
 
+#include "../core/logging_p.h"
 #include "../core/scope_p.h"
 #include "../core/threadcontext_p.h"
 
 #include <QCoreApplication>
 #include <QEvent>
-#include <QPointer>
 #include <QThread>
 
 #include <atomic>
+#include <mutex>
 
 namespace QAyo::detail {
 
@@ -44,7 +47,15 @@ QEvent::Type handOverEventType()
     return type;
 }
 
-QObject *localPort();
+//! Where the completions of one thread's remote waits go: its port while the thread's QAyo
+//! context lives, null afterwards. Shared by the waits, which may outlive the port.
+struct PortState
+{
+    std::mutex mutex;
+    QObject *port = nullptr; // under mutex
+};
+
+std::shared_ptr<PortState> localPort();
 } // namespace
 
 class RemoteWait final : public CompletionWaiter
@@ -98,7 +109,7 @@ public:
 private:
     TaskRecord *const m_record;
     QThread *const m_home; // the scope's thread when the wait started
-    QObject *const m_port; // on A: where the completion goes
+    const std::shared_ptr<PortState> m_port; // on A: where the completion goes
     CompletionWaiter *m_awaiter; // A only
     std::shared_ptr<RemoteWait> m_self; // B only: alive while in the record's waiter list
     std::atomic<bool> m_detached { false };
@@ -173,7 +184,19 @@ public:
 class RemoteWaitPort final : public QObject
 {
 public:
-    using QObject::QObject;
+    RemoteWaitPort(QObject *context, std::shared_ptr<PortState> state)
+        : QObject(context)
+        , m_state(std::move(state))
+    {
+        m_state->port = this; // before any wait can see the state
+    }
+    ~RemoteWaitPort() override
+    {
+        // No completion is posted here from now on (RemoteWait::deliver() checks under the
+        // mutex); those posted already are dropped with this object.
+        std::lock_guard lock(m_state->mutex);
+        m_state->port = nullptr;
+    }
     bool event(QEvent *event) override
     {
         if (event->type() != handOverEventType())
@@ -181,14 +204,25 @@ public:
         static_cast<CompletionEvent *>(event)->deliver();
         return true;
     }
+
+private:
+    const std::shared_ptr<PortState> m_state;
 };
 
-QObject *localPort()
+std::shared_ptr<PortState> localPort()
 {
-    thread_local QPointer<RemoteWaitPort> port;
-    if (!port)
-        port = new RemoteWaitPort(threadContextObject());
-    return port;
+    thread_local std::weak_ptr<PortState> current;
+    std::shared_ptr<PortState> state = current.lock();
+    if (state) {
+        std::lock_guard lock(state->mutex);
+        if (state->port)
+            return state;
+    }
+    // First remote wait of this thread, or of a new QAyo context of it.
+    state = std::make_shared<PortState>();
+    new RemoteWaitPort(threadContextObject(), state); // a child of the context: dies with it
+    current = state;
+    return state;
 }
 
 } // namespace
@@ -197,7 +231,16 @@ void RemoteWait::deliver(std::shared_ptr<RemoteWait> self) noexcept
 {
     if (m_detached.load(std::memory_order_acquire))
         return;
-    QCoreApplication::postEvent(m_port, new CompletionEvent(std::move(self)));
+    {
+        std::lock_guard lock(m_port->mutex);
+        if (m_port->port) {
+            QCoreApplication::postEvent(m_port->port, new CompletionEvent(std::move(self)));
+            return;
+        }
+    }
+    qCWarning(lcScope).noquote() << "task" << m_record->displayName()
+                                 << "ended, but the task awaiting it cannot resume: its thread has ended"
+                                 << "(a scope was left alive on that thread)";
 }
 
 std::shared_ptr<RemoteWait> startRemoteWait(TaskRecord *record, CompletionWaiter *waiter)
