@@ -14,8 +14,10 @@
 #include <QThread>
 #include <QThreadPool>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
+#include <random>
 #include <thread>
 #include <stdexcept>
 #include <tuple>
@@ -462,6 +464,77 @@ private Q_SLOTS:
         held.release();
         QCOMPARE(limiter.borrowed(), 0);
         QCOMPARE(limiter.available(), 1);
+    }
+
+    void waitersWithdrawnInAnyOrderLeaveTheOthersInFifoOrder_data()
+    {
+        QTest::addColumn<bool>("spawns");
+        QTest::addColumn<bool>("destroyLimiter");
+        QTest::newRow("acquire, then granted") << false << false;
+        QTest::newRow("spawns, then granted") << true << false;
+        QTest::newRow("acquire, then the limiter is destroyed") << false << true;
+        QTest::newRow("spawns, then the limiter is destroyed") << true << true;
+    }
+
+    void waitersWithdrawnInAnyOrderLeaveTheOthersInFifoOrder()
+    {
+        // 200 waiters; 150 of them (every id not divisible by 4) are cancelled in a shuffled
+        // order, from the middle of the queue as well as its ends. The others keep their places.
+        QFETCH(bool, spawns);
+        QFETCH(bool, destroyLimiter);
+        constexpr int count = 200;
+        auto limiter = std::make_unique<QAyo::Limiter>(1);
+        QAyo::LimiterToken held = limiter->tryAcquire();
+        QList<int> order;
+        int refused = 0;
+        // Supervising: the refusals of a destroyed limiter are errors of the spawns; all are kept.
+        QAyo::Scope scope({.supervise = destroyLimiter, .limiter = spawns ? limiter.get() : nullptr});
+        QAyo::Limiter *shared = limiter.get();
+        std::vector<QAyo::Handle<void>> handles;
+        for (int i = 0; i < count; ++i) {
+            if (spawns) {
+                handles.push_back(scope.asap([&order, i] { order.append(i); }));
+            } else {
+                handles.push_back(scope.asap([&order, &refused, shared, i]() -> QAyo::Task<> {
+                    try {
+                        QAyo::LimiterToken token = co_await shared->acquire();
+                        order.append(i);
+                    } catch (const QAyo::InvalidStateError &) {
+                        ++refused;
+                    }
+                }));
+            }
+        }
+        QTRY_COMPARE(limiter->waitingCount(), count);
+        std::vector<int> withdrawn;
+        for (int i = 0; i < count; ++i) {
+            if (i % 4 != 0)
+                withdrawn.push_back(i);
+        }
+        std::mt19937 shuffle(20261125);
+        std::shuffle(withdrawn.begin(), withdrawn.end(), shuffle);
+        for (int i : withdrawn)
+            handles[std::size_t(i)].cancel();
+        QTRY_COMPARE(limiter->waitingCount(), count / 4);
+        QList<int> expected;
+        for (int i = 0; i < count; i += 4)
+            expected.append(i);
+        if (destroyLimiter) {
+            limiter.reset(); // the waiters left fail: only they, each once
+            QVERIFY(QTest::qWaitFor([&] { return !scope.isActive(); }));
+            QVERIFY(order.isEmpty());
+            if (!spawns)
+                QCOMPARE(refused, count / 4);
+            else
+                QCOMPARE(int(scope.errors().size()), count / 4);
+            held.release();
+            return;
+        }
+        held.release();
+        QVERIFY(QTest::qWaitFor([&] { return !scope.isActive(); }));
+        QCOMPARE(order, expected);
+        QCOMPARE(limiter->borrowed(), 0);
+        QCOMPARE(limiter->waitingCount(), 0);
     }
 
     void slotGrantedToACancelledWaiterIsPassedOn()

@@ -76,7 +76,8 @@ const QStringList workloadOrder
     = { QStringLiteral("spawn_join"),          QStringLiteral("spawn_hop_join"),
         QStringLiteral("cancel_sleeping"),     QStringLiteral("limit10"),
         QStringLiteral("timers_start_cancel"), QStringLiteral("every_jitter"),
-        QStringLiteral("aside_join"),          QStringLiteral("limiter10") };
+        QStringLiteral("aside_join"),          QStringLiteral("limiter10"),
+        QStringLiteral("limiter_withdraw") };
 
 QString keyOf(const Bench::Measurement &m)
 {

@@ -9,6 +9,7 @@
 #include <QAyo/Test>
 
 #include <atomic>
+#include <vector>
 
 namespace {
 
@@ -148,6 +149,43 @@ QAyo::Task<Nanoseconds> limiter10(int n, QAyo::Limiter *limiter)
     return tenAtATime(n, { .limiter = limiter }, "limiter10");
 }
 
+//! N spawns queued for the one slot of a QAyo::Limiter that the driver holds, then cancelled in
+//! \a order: each request leaves the limiter's queue. Measured: from the cancel until the join
+//! returns. Withdrawing from the middle of the queue must not cost a search of it.
+QAyo::Task<Nanoseconds> limiterWithdraw(int n, bool newestFirst, const char *workload)
+{
+    QAyo::Limiter limiter(1);
+    QAyo::LimiterToken held = limiter.tryAcquire();
+    int ran = 0;
+    auto job = [&ran]() -> QAyo::Task<> {
+        ++ran;
+        co_return;
+    };
+    Nanoseconds elapsed {};
+    {
+        QAyo::Scope scope({ .limiter = &limiter });
+        std::vector<QAyo::Handle<void>> handles;
+        handles.reserve(std::size_t(n));
+        for (int i = 0; i < n; ++i)
+            handles.push_back(scope.asap(job));
+        while (limiter.waitingCount() < n)
+            co_await QAyo::checkpoint();
+        const auto start = Clock::now();
+        if (newestFirst) {
+            for (auto handle = handles.rbegin(); handle != handles.rend(); ++handle)
+                handle->cancel();
+        } else {
+            scope.cancel();
+        }
+        co_await scope;
+        elapsed = Clock::now() - start;
+    }
+    Bench::check(ran == 0 && limiter.waitingCount() == 0 && limiter.borrowed() == 1,
+                 QStringLiteral("%1/qayo: %2 ran, %3 still waiting")
+                     .arg(QLatin1String(workload)).arg(ran).arg(limiter.waitingCount()));
+    co_return elapsed;
+}
+
 //! N tasks started into QAyo::sleep(1h), then cancelled. Measured: from the first spawn until
 //! the join returns (spawn, start, arm the deadline, cancel, unwind).
 QAyo::Task<Nanoseconds> timersStartCancel(int n)
@@ -236,6 +274,10 @@ std::vector<Measurement> qayoMeasurements()
               QAyo::Limiter limiter(10);
               return runDriver(limiter10(n, &limiter));
           } },
+        { QStringLiteral("limiter_withdraw"), impl,
+          [](int n) { return runDriver(limiterWithdraw(n, false, "limiter_withdraw")); } },
+        { QStringLiteral("limiter_withdraw"), QStringLiteral("qayo-newest-first"),
+          [](int n) { return runDriver(limiterWithdraw(n, true, "limiter_withdraw")); } },
         { QStringLiteral("timers_start_cancel"), impl,
           [](int n) { return runDriver(timersStartCancel(n)); } },
         { QStringLiteral("timers_start_cancel"), QStringLiteral("qayo-after"),

@@ -76,7 +76,8 @@ def main(argv):
     print("| workload | " + " | ".join(size(n) for n in sizes) + " | 1M / 10k |")
     print("| --- | " + " | ".join("---:" for _ in sizes) + " | ---: |")
     for workload in workloads:
-        for implementation in ("qayo", "qayo-after"):
+        for implementation in sorted({i for (w, _, i) in times if w == workload and i.startswith("qayo")},
+                                     key=lambda i: (i != "qayo", i)):
             row = [times.get((workload, n, implementation)) for n in sizes]
             if all(value is None for value in row):
                 continue

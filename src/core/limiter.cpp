@@ -91,6 +91,7 @@ public:
 
     std::shared_ptr<LimiterState> state;
     void *queuedOwner = nullptr; // the owner, for prefetching only (under state->mutex)
+    std::uint64_t queuePosition = 0; // while Waiting: its place in state->waiters (see there)
     QObject *home = nullptr;
     // The home context's id (see postToContext()); unlike a thread id, never reused.
     std::uint64_t homeId = 0;
@@ -111,12 +112,59 @@ class LimiterState
 public:
     explicit LimiterState(int capacity) : capacity(capacity) {}
 
+    //! Queues \a ticket at the back (it is Waiting).
+    void pushWaiterLocked(LimiterTicket *ticket)
+    {
+        ticket->queuePosition = firstPosition + waiters.size();
+        waiters.push_back(ticket);
+    }
+
+    //! Takes \a ticket (Waiting) out of the queue in O(1) (amortized): it leaves a hole, popped
+    //! once it reaches an end, or squeezed out when holes are most of the queue.
+    void withdrawLocked(LimiterTicket *ticket) noexcept
+    {
+        waiters[std::size_t(ticket->queuePosition - firstPosition)] = nullptr;
+        ++holes;
+        dropHolesLocked();
+        if (holes > 64 && holes * 2 > waiters.size())
+            compactLocked(); // e.g. a first waiter that waits long while the ones behind it churn
+    }
+
+    //! Removes every hole and renumbers the waiters (linear, so amortized over the holes).
+    void compactLocked() noexcept
+    {
+        std::erase(waiters, nullptr);
+        holes = 0;
+        std::uint64_t position = firstPosition;
+        for (LimiterTicket *ticket : waiters)
+            ticket->queuePosition = position++;
+    }
+
+    //! Pops the holes at both ends: the queue is empty or starts and ends with a waiter.
+    void dropHolesLocked() noexcept
+    {
+        while (!waiters.empty() && !waiters.front()) {
+            waiters.pop_front();
+            ++firstPosition;
+            --holes;
+        }
+        while (!waiters.empty() && !waiters.back()) {
+            waiters.pop_back();
+            --holes;
+        }
+    }
+
+    //! How many requests wait.
+    int waitingLocked() const noexcept { return int(waiters.size() - holes); }
+
     //! Grants free slots to the waiters, FIFO; the tickets go to \a out (deliver them unlocked).
     void grantLocked(GrantedTickets &out)
     {
         while (!waiters.empty() && borrowed < capacity) {
-            LimiterTicket *ticket = waiters.front();
+            LimiterTicket *ticket = waiters.front(); // never a hole (dropHolesLocked())
             waiters.pop_front();
+            ++firstPosition;
+            dropHolesLocked();
             prefetchWaiters();
             ticket->phase = LimiterTicket::Phase::InFlight;
             ++borrowed;
@@ -135,10 +183,10 @@ public:
         constexpr std::size_t ownerDistance = 8;
         if (waiters.size() > ticketDistance) {
             const char *ticket = reinterpret_cast<const char *>(waiters[ticketDistance]);
-            __builtin_prefetch(ticket);
+            __builtin_prefetch(ticket); // of null for a hole: harmless
             __builtin_prefetch(ticket + 64);
         }
-        if (waiters.size() > ownerDistance) {
+        if (waiters.size() > ownerDistance && waiters[ownerDistance]) {
             const char *owner = static_cast<const char *>(waiters[ownerDistance]->queuedOwner);
             __builtin_prefetch(owner);
             __builtin_prefetch(owner + 64);
@@ -178,7 +226,7 @@ public:
     {
         {
             std::lock_guard lock(mutex);
-            if (destroyed || !waiters.empty() || borrowed >= capacity)
+            if (destroyed || !waiters.empty() || borrowed >= capacity) // no holes at the ends
                 return false;
             ++borrowed;
             changedLocked();
@@ -211,7 +259,12 @@ public:
     std::mutex mutex;
     int capacity;
     int borrowed = 0;
+    // The waiting tickets, FIFO. A withdrawn one leaves a hole (null) instead of being searched
+    // for and erased: a ticket knows its position (queuePosition - firstPosition is its index),
+    // so cancelling many waiters in any order stays linear. Holes at the ends are popped at once.
     std::deque<LimiterTicket *> waiters;
+    std::uint64_t firstPosition = 0; // the queue position of waiters.front()
+    std::size_t holes = 0;           // null entries in waiters
     Limiter *object = nullptr; // null once the Limiter object is gone
     bool destroyed = false;    // ~Limiter ran: no more grants (see the file comment)
     QString name;              // the object name, for messages (kept past ~Limiter)
@@ -256,7 +309,7 @@ static void detachTicket(LimiterTicket *ticket) noexcept
         std::lock_guard lock(state->mutex);
         switch (ticket->phase) {
         case LimiterTicket::Phase::Waiting:
-            state->waiters.erase(std::find(state->waiters.begin(), state->waiters.end(), ticket));
+            state->withdrawLocked(ticket);
             ticket->phase = LimiterTicket::Phase::Done;
             state->changedLocked();
             break;
@@ -296,7 +349,7 @@ static bool enqueueTicket(LimiterTicket *ticket) noexcept
             ticket->phase = LimiterTicket::Phase::Held;
             now = true;
         } else {
-            state->waiters.push_back(ticket);
+            state->pushWaiterLocked(ticket);
             ticket->phase = LimiterTicket::Phase::Waiting;
             ticket->queuedOwner = ticket->owner;
         }
@@ -489,7 +542,7 @@ void AcquireAwaiter::cancelRequested() noexcept
     {
         std::lock_guard lock(m_state->mutex);
         if (m_ticket->phase == LimiterTicket::Phase::Waiting) {
-            m_state->waiters.erase(std::find(m_state->waiters.begin(), m_state->waiters.end(), m_ticket));
+            m_state->withdrawLocked(m_ticket);
             m_ticket->phase = LimiterTicket::Phase::Done;
             withdrawn = true;
         }
@@ -559,11 +612,15 @@ Limiter::~Limiter()
         d->state->destroyed = true;
         d->state->name = objectName();
         for (detail::LimiterTicket *ticket : d->state->waiters) {
+            if (!ticket)
+                continue; // a withdrawn request
             ticket->phase = detail::LimiterTicket::Phase::Failed;
             ticket->ref(); // the delivery's reference
             refused.push_back(ticket);
         }
+        d->state->firstPosition += d->state->waiters.size();
         d->state->waiters.clear();
+        d->state->holes = 0;
     }
     detail::LimiterState::deliver(refused);
 }
@@ -602,7 +659,7 @@ int Limiter::available() const
 int Limiter::waitingCount() const
 {
     std::lock_guard lock(d->state->mutex);
-    return int(d->state->waiters.size());
+    return d->state->waitingLocked();
 }
 
 detail::AcquireAwaiter Limiter::acquire()
@@ -623,7 +680,7 @@ void Limiter::emitChanges()
         d->state->notifyPosted = false;
         capacity = d->state->capacity;
         borrowed = d->state->borrowed;
-        waiting = int(d->state->waiters.size());
+        waiting = d->state->waitingLocked();
     }
     const int available = std::max(0, capacity - borrowed);
     QPointer<Limiter> self(this); // a slot may delete the limiter
