@@ -697,12 +697,23 @@ private Q_SLOTS:
         held.release(); // on this thread, after the limiter and the scope: harmless
     }
 
+    void slotOnItsWayToAThreadThatEndsIsPassedOn_data()
+    {
+        QTest::addColumn<int>("waiters");
+        QTest::addColumn<bool>("scopeLeftAlive");
+        QTest::newRow("one waiter, its scope deleted on finished") << 1 << false;
+        // The slot passed on goes to the second waiter, of the same dying thread.
+        QTest::newRow("two waiters, their scope left alive") << 2 << true;
+    }
+
     void slotOnItsWayToAThreadThatEndsIsPassedOn()
     {
         // A worker thread's task waits for the slot. The slot is granted while that thread is
         // busy and told to quit: it is posted there and never delivered, and the worker's scope
-        // goes with the thread (deleteLater on finished, the usual worker pattern). The slot
-        // must not go with them.
+        // goes with the thread (deleteLater on finished, the usual worker pattern) or is left
+        // alive. The slot must not go with them, not even to a second waiter of the same thread.
+        QFETCH(int, waiters);
+        QFETCH(bool, scopeLeftAlive);
         QAyo::Limiter limiter(1);
         QAyo::LimiterToken held = limiter.tryAcquire();
         QVERIFY(held.isHeld());
@@ -712,11 +723,13 @@ private Q_SLOTS:
         auto *remote = new QAyo::Scope;
         remote->moveToThread(&worker);
         side.moveToThread(&worker);
-        connect(&worker, &QThread::finished, remote, &QObject::deleteLater);
+        if (!scopeLeftAlive)
+            connect(&worker, &QThread::finished, remote, &QObject::deleteLater);
         worker.start();
         std::atomic<int> calls{0};
-        QAyo::Handle<void> handle = remote->asap(&limiter, [&] { ++calls; }); // posted there
-        QTRY_COMPARE(limiter.waitingCount(), 1);
+        for (int i = 0; i < waiters; ++i)
+            remote->asap(&limiter, [&] { ++calls; }); // posted there
+        QTRY_COMPARE(limiter.waitingCount(), waiters);
         QMetaObject::invokeMethod(&side, "stayBusy", Qt::QueuedConnection);
         QVERIFY(QTest::qWaitFor([&] { return side.busy.load(); }));
         worker.quit(); // its loop ends as soon as stayBusy() returns
@@ -728,21 +741,32 @@ private Q_SLOTS:
         QCOMPARE(limiter.waitingCount(), 0);
         QCOMPARE(calls.load(), 0);
         QVERIFY(limiter.tryAcquire().isHeld());
+        if (scopeLeftAlive)
+            delete remote; // a scope of an ended thread: its tasks never ran
+    }
+
+    void slotGrantedToAThreadThatHasEndedIsPassedOn_data()
+    {
+        QTest::addColumn<int>("waiters");
+        QTest::newRow("one") << 1;
+        QTest::newRow("50 000") << 50000; // passed from one to the next without recursion
     }
 
     void slotGrantedToAThreadThatHasEndedIsPassedOn()
     {
-        // The waiting task's thread has ended, its scope still alive (a plain thread that never
+        // The waiting tasks' thread has ended, their scope still alive (a plain thread that never
         // joined or destroyed it): the grant finds the thread gone and passes the slot on.
+        QFETCH(int, waiters);
         QAyo::Limiter limiter(1);
         QAyo::LimiterToken held = limiter.tryAcquire();
         std::unique_ptr<QAyo::Scope> left;
         std::atomic<int> calls{0};
         std::thread([&] {
             left = std::make_unique<QAyo::Scope>();
-            left->asap(&limiter, [&] { ++calls; }); // waits for the slot
+            for (int i = 0; i < waiters; ++i)
+                left->asap(&limiter, [&] { ++calls; }); // waits for the slot
         }).join(); // the thread and its QAyo context are gone
-        QCOMPARE(limiter.waitingCount(), 1);
+        QCOMPARE(limiter.waitingCount(), waiters);
         held.release();
         QCOMPARE(limiter.borrowed(), 0);
         QCOMPARE(limiter.waitingCount(), 0);

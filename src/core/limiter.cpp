@@ -43,6 +43,10 @@ namespace QAyo {
 
 namespace detail {
 
+class LimiterTicket;
+//! The tickets one release or grant sends home: usually one, so no heap allocation.
+using GrantedTickets = QVarLengthArray<LimiterTicket *, 8>;
+
 class LimiterTicket final : public ReadyNode
 {
 public:
@@ -80,14 +84,16 @@ public:
         onGranted = grantedFunction;
     }
 
+    //! The ticket reached its home thread (run by the ready queue or the mail there).
     static void arrived(ReadyNode *node) noexcept;
     //! The home thread ended before the ticket arrived: nobody there can take or withdraw it, so
     //! it arrives as if its owner had let go (a granted slot goes to the next waiter).
-    static void orphaned(ReadyNode *node) noexcept
-    {
-        static_cast<LimiterTicket *>(node)->owner = nullptr;
-        arrived(node);
-    }
+    static void orphaned(ReadyNode *node) noexcept;
+    //! orphaned(), but the tickets granted meanwhile go to \a passedOn (see deliver()).
+    void orphanInto(GrantedTickets &passedOn) noexcept;
+    //! The arrival's step under the limiter's mutex: Held, Refused or, if \a ownerGone, Done
+    //! with the slot passed on (the tickets granted go to \a passedOn).
+    void settleArrival(bool ownerGone, GrantedTickets &passedOn) noexcept;
 
     std::shared_ptr<LimiterState> state;
     void *queuedOwner = nullptr; // the owner, for prefetching only (under state->mutex)
@@ -104,8 +110,6 @@ private:
     std::atomic<int> m_refs{1}; // the owner's reference
 };
 
-//! The tickets one release or grant sends home: usually one, so no heap allocation.
-using GrantedTickets = QVarLengthArray<LimiterTicket *, 8>;
 
 class LimiterState
 {
@@ -195,16 +199,20 @@ public:
         }
     }
 
-    //! Sends granted tickets home: the ready queue here, mail to another thread.
-    static void deliver(const GrantedTickets &granted) noexcept
+    //! Sends granted tickets home: the ready queue here, mail to another thread. A ticket whose
+    //! thread has ended passes its slot on at once; the tickets that grants go to the end of
+    //! \a granted and are sent in the same loop (no recursion, however many dead waiters).
+    static void deliver(GrantedTickets &granted) noexcept
     {
         const ThreadContext *context = ThreadContext::currentIfAny();
-        const std::uint64_t here = context ? context->id() : 0;
-        for (LimiterTicket *ticket : granted) {
+        // A dying context (its thread ends) runs nothing posted to it any more.
+        const std::uint64_t here = context && !context->isDying() ? context->id() : 0;
+        for (qsizetype i = 0; i < granted.size(); ++i) {
+            LimiterTicket *ticket = granted[i];
             if (ticket->homeId == here)
                 postReady(ticket);
             else if (!postToContext(ticket->home, ticket->homeId, ticket, &LimiterTicket::orphaned))
-                LimiterTicket::orphaned(ticket); // its thread has ended
+                ticket->orphanInto(granted); // its thread has ended
         }
     }
 
@@ -271,32 +279,48 @@ public:
     bool notifyPosted = false;
 };
 
+void LimiterTicket::settleArrival(bool ownerGone, GrantedTickets &passedOn) noexcept
+{
+    std::lock_guard lock(state->mutex);
+    if (phase == Phase::Failed) {
+        // A refusal (the limiter was destroyed): no slot travelled with it.
+        phase = ownerGone ? Phase::Done : Phase::Refused;
+    } else if (ownerGone) {
+        // Withdrawn while travelling, or its thread has ended: the slot goes to the next waiter.
+        phase = Phase::Done;
+        --state->borrowed;
+        state->grantLocked(passedOn);
+        state->changedLocked();
+    } else {
+        phase = Phase::Held;
+    }
+}
+
 void LimiterTicket::arrived(ReadyNode *node) noexcept
 {
     auto *ticket = static_cast<LimiterTicket *>(node);
-    LimiterState *state = ticket->state.get();
     const bool ownerGone = ticket->owner == nullptr;
-    GrantedTickets granted;
-    {
-        std::lock_guard lock(state->mutex);
-        if (ticket->phase == Phase::Failed) {
-            // A refusal (the limiter was destroyed): no slot travelled with it.
-            ticket->phase = ownerGone ? Phase::Done : Phase::Refused;
-        } else if (ownerGone) {
-            // Withdrawn while travelling: the slot goes to the next waiter instead.
-            ticket->phase = Phase::Done;
-            --state->borrowed;
-            state->grantLocked(granted);
-            state->changedLocked();
-        } else {
-            ticket->phase = Phase::Held;
-        }
-    }
+    GrantedTickets passedOn;
+    ticket->settleArrival(ownerGone, passedOn);
     if (ownerGone)
-        LimiterState::deliver(granted); // nothing for a refusal
+        LimiterState::deliver(passedOn); // nothing for a refusal
     else
         ticket->onGranted(ticket->owner); // a refused owner sees Refused and fails
     ticket->deref(); // the delivery's reference
+}
+
+void LimiterTicket::orphanInto(GrantedTickets &passedOn) noexcept
+{
+    // owner is not touched: it belongs to the ended thread (whose teardown may still run).
+    settleArrival(true, passedOn);
+    deref(); // the delivery's reference
+}
+
+void LimiterTicket::orphaned(ReadyNode *node) noexcept
+{
+    GrantedTickets passedOn;
+    static_cast<LimiterTicket *>(node)->orphanInto(passedOn);
+    LimiterState::deliver(passedOn);
 }
 
 //! The owner loses interest (on the home thread): withdraws the request or gives the slot back.

@@ -57,12 +57,14 @@ ThreadContext::~ThreadContext()
     // never be delivered: no letter may reach a later context that gets this address, nor keep
     // its "delivery posted" mark. Letters that carry something (an aside job's outcome, a
     // limiter slot) are finished or given back by their orphaned function, while this is still
-    // the thread's context: what they post to this thread's ready queue is dropped below.
+    // the thread's context, but dying (isDying()): a hand-over from them to this thread takes
+    // the "thread has ended" path, and what they post to the ready queue is dropped below.
+    m_dying = true;
+    if (m_drainedOnce)
+        allowDeferredTaskMemoryRelease(nullptr); // no loop will run the release timer any more
     unregisterContext(m_id);
     purgeMail(this, [](ReadyNode *) noexcept {});
     tlsCurrentContext = nullptr;
-    if (m_drainedOnce)
-        allowDeferredTaskMemoryRelease(nullptr); // no loop will run the release timer any more
     // Whatever still waits here (frames leaked on purpose, e.g. orphaned by a dying program) must
     // not keep pointers into this object.
     while (m_ready.next != &m_ready)

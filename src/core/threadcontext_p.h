@@ -54,6 +54,9 @@ public:
     ~ThreadContext() override;
     //! Unique for the life of the process (an address may be reused by a later thread's context).
     std::uint64_t id() const noexcept { return m_id; }
+    //! True while the context is being destroyed (its thread ends): what is posted to its ready
+    //! queue now never runs, so a hand-over to this thread must take the "thread has ended" path.
+    bool isDying() const noexcept { return m_dying; }
 
     // --- ready queue ---
     void post(ReadyNode *node) noexcept;
@@ -118,6 +121,7 @@ private:
     const std::uint64_t m_id;
     bool m_drainedOnce = false; // the thread runs the ready queue from its event loop
     bool m_draining = false;    // inside drain()
+    bool m_dying = false;       // in the destructor (see isDying())
     int m_taskMemoryTimer = 0;  // gives back idle task memory (see detail/taskmemory.h)
     std::vector<DeadlineEntry *> m_heap;
     int m_batchDepth = 0;           // inside beginDeadlineBatch() / endDeadlineBatch()
