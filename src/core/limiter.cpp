@@ -119,7 +119,7 @@ public:
     //! Queues \a ticket at the back (it is Waiting).
     void pushWaiterLocked(LimiterTicket *ticket)
     {
-        ticket->queuePosition = firstPosition + waiters.size();
+        ticket->queuePosition = endPosition++;
         waiters.push_back(ticket);
     }
 
@@ -139,9 +139,9 @@ public:
     {
         std::erase(waiters, nullptr);
         holes = 0;
-        std::uint64_t position = firstPosition;
+        endPosition = firstPosition;
         for (LimiterTicket *ticket : waiters)
-            ticket->queuePosition = position++;
+            ticket->queuePosition = endPosition++;
     }
 
     //! Pops the holes at both ends: the queue is empty or starts and ends with a waiter.
@@ -154,6 +154,7 @@ public:
         }
         while (!waiters.empty() && !waiters.back()) {
             waiters.pop_back();
+            --endPosition;
             --holes;
         }
     }
@@ -168,7 +169,8 @@ public:
             LimiterTicket *ticket = waiters.front(); // never a hole (dropHolesLocked())
             waiters.pop_front();
             ++firstPosition;
-            dropHolesLocked();
+            if (Q_UNLIKELY(holes != 0))
+                dropHolesLocked();
             prefetchWaiters();
             ticket->phase = LimiterTicket::Phase::InFlight;
             ++borrowed;
@@ -272,6 +274,7 @@ public:
     // so cancelling many waiters in any order stays linear. Holes at the ends are popped at once.
     std::deque<LimiterTicket *> waiters;
     std::uint64_t firstPosition = 0; // the queue position of waiters.front()
+    std::uint64_t endPosition = 0;   // firstPosition + waiters.size() (cheaper than size())
     std::size_t holes = 0;           // null entries in waiters
     Limiter *object = nullptr; // null once the Limiter object is gone
     bool destroyed = false;    // ~Limiter ran: no more grants (see the file comment)
@@ -642,7 +645,7 @@ Limiter::~Limiter()
             ticket->ref(); // the delivery's reference
             refused.push_back(ticket);
         }
-        d->state->firstPosition += d->state->waiters.size();
+        d->state->firstPosition = d->state->endPosition;
         d->state->waiters.clear();
         d->state->holes = 0;
     }
