@@ -78,6 +78,20 @@ QAyo::Task<> startCatching(QAyo::Scope *scope, F f, QString *caught)
     }
 }
 
+//! The ids below \a count not divisible by 4, shuffled (fixed seed): the waiters a test withdraws
+//! from the middle of a queue as well as from its ends.
+std::vector<int> shuffledThreeQuarters(int count)
+{
+    std::vector<int> ids;
+    for (int i = 0; i < count; ++i) {
+        if (i % 4 != 0)
+            ids.push_back(i);
+    }
+    std::mt19937 shuffle(20261125);
+    std::shuffle(ids.begin(), ids.end(), shuffle);
+    return ids;
+}
+
 //! Lives on a worker thread: keeps it busy (no event delivered there) until \a gate opens. Called
 //! by name (queued), the atomic is the hand-over (see tst_aside's OrphaningWorker).
 class BusyWorker : public QObject
@@ -506,14 +520,7 @@ private Q_SLOTS:
             }
         }
         QTRY_COMPARE(limiter->waitingCount(), count);
-        std::vector<int> withdrawn;
-        for (int i = 0; i < count; ++i) {
-            if (i % 4 != 0)
-                withdrawn.push_back(i);
-        }
-        std::mt19937 shuffle(20261125);
-        std::shuffle(withdrawn.begin(), withdrawn.end(), shuffle);
-        for (int i : withdrawn)
+        for (int i : shuffledThreeQuarters(count))
             handles[std::size_t(i)].cancel();
         QTRY_COMPARE(limiter->waitingCount(), count / 4);
         QList<int> expected;
@@ -535,6 +542,30 @@ private Q_SLOTS:
         QCOMPARE(order, expected);
         QCOMPARE(limiter->borrowed(), 0);
         QCOMPARE(limiter->waitingCount(), 0);
+    }
+
+    void queuedTasksCancelledInAnyOrderLeaveTheOthersInFifoOrder()
+    {
+        // The same through a scope's own queue (maxConcurrency 1, the slot held by a first task):
+        // 150 of 200 queued tasks cancelled in a shuffled order.
+        constexpr int count = 200;
+        bool release = false;
+        QList<int> order;
+        QAyo::Scope scope({.maxConcurrency = 1});
+        scope.asap(waitUntil(&release));
+        std::vector<QAyo::Handle<void>> handles;
+        for (int i = 0; i < count; ++i)
+            handles.push_back(scope.asap([&order, i] { order.append(i); }));
+        QCOMPARE(scope.pendingCount(), count + 1);
+        for (int i : shuffledThreeQuarters(count))
+            handles[std::size_t(i)].cancel();
+        QCOMPARE(scope.pendingCount(), count / 4 + 1);
+        release = true;
+        QVERIFY(QTest::qWaitFor([&] { return !scope.isActive(); }));
+        QList<int> expected;
+        for (int i = 0; i < count; i += 4)
+            expected.append(i);
+        QCOMPARE(order, expected);
     }
 
     void slotGrantedToACancelledWaiterIsPassedOn()

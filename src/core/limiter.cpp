@@ -28,6 +28,7 @@
 
 #include "limiter_p.h"
 #include "threadcontext_p.h"
+#include "withdrawablequeue_p.h"
 
 #include <QMetaObject>
 #include <QPointer>
@@ -35,7 +36,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
 #include <mutex>
 #include <vector>
 
@@ -97,7 +97,7 @@ public:
 
     std::shared_ptr<LimiterState> state;
     void *queuedOwner = nullptr; // the owner, for prefetching only (under state->mutex)
-    std::uint64_t queuePosition = 0; // while Waiting: its place in state->waiters (see there)
+    quint32 queuePosition = 0; // while Waiting: its place in state->waiters (withdrawablequeue_p.h)
     QObject *home = nullptr;
     // The home context's id (see postToContext()); unlike a thread id, never reused.
     std::uint64_t homeId = 0;
@@ -116,61 +116,11 @@ class LimiterState
 public:
     explicit LimiterState(int capacity) : capacity(capacity) {}
 
-    //! Queues \a ticket at the back (it is Waiting).
-    void pushWaiterLocked(LimiterTicket *ticket)
-    {
-        ticket->queuePosition = endPosition++;
-        waiters.push_back(ticket);
-    }
-
-    //! Takes \a ticket (Waiting) out of the queue in O(1) (amortized): it leaves a hole, popped
-    //! once it reaches an end, or squeezed out when holes are most of the queue.
-    void withdrawLocked(LimiterTicket *ticket) noexcept
-    {
-        waiters[std::size_t(ticket->queuePosition - firstPosition)] = nullptr;
-        ++holes;
-        dropHolesLocked();
-        if (holes > 64 && holes * 2 > waiters.size())
-            compactLocked(); // e.g. a first waiter that waits long while the ones behind it churn
-    }
-
-    //! Removes every hole and renumbers the waiters (linear, so amortized over the holes).
-    void compactLocked() noexcept
-    {
-        std::erase(waiters, nullptr);
-        holes = 0;
-        endPosition = firstPosition;
-        for (LimiterTicket *ticket : waiters)
-            ticket->queuePosition = endPosition++;
-    }
-
-    //! Pops the holes at both ends: the queue is empty or starts and ends with a waiter.
-    void dropHolesLocked() noexcept
-    {
-        while (!waiters.empty() && !waiters.front()) {
-            waiters.pop_front();
-            ++firstPosition;
-            --holes;
-        }
-        while (!waiters.empty() && !waiters.back()) {
-            waiters.pop_back();
-            --endPosition;
-            --holes;
-        }
-    }
-
-    //! How many requests wait.
-    int waitingLocked() const noexcept { return int(waiters.size() - holes); }
-
     //! Grants free slots to the waiters, FIFO; the tickets go to \a out (deliver them unlocked).
     void grantLocked(GrantedTickets &out)
     {
-        while (!waiters.empty() && borrowed < capacity) {
-            LimiterTicket *ticket = waiters.front(); // never a hole (dropHolesLocked())
-            waiters.pop_front();
-            ++firstPosition;
-            if (Q_UNLIKELY(holes != 0))
-                dropHolesLocked();
+        while (!waiters.isEmpty() && borrowed < capacity) {
+            LimiterTicket *ticket = waiters.pop();
             prefetchWaiters();
             ticket->phase = LimiterTicket::Phase::InFlight;
             ++borrowed;
@@ -187,13 +137,13 @@ public:
     {
         constexpr std::size_t ticketDistance = 16;
         constexpr std::size_t ownerDistance = 8;
-        if (waiters.size() > ticketDistance) {
-            const char *ticket = reinterpret_cast<const char *>(waiters[ticketDistance]);
-            __builtin_prefetch(ticket); // of null for a hole: harmless
+        if (const LimiterTicket *next = waiters.peek(ticketDistance)) {
+            const char *ticket = reinterpret_cast<const char *>(next);
+            __builtin_prefetch(ticket);
             __builtin_prefetch(ticket + 64);
         }
-        if (waiters.size() > ownerDistance && waiters[ownerDistance]) {
-            const char *owner = static_cast<const char *>(waiters[ownerDistance]->queuedOwner);
+        if (const LimiterTicket *next = waiters.peek(ownerDistance)) {
+            const char *owner = static_cast<const char *>(next->queuedOwner);
             __builtin_prefetch(owner);
             __builtin_prefetch(owner + 64);
             __builtin_prefetch(owner + 128);
@@ -236,7 +186,7 @@ public:
     {
         {
             std::lock_guard lock(mutex);
-            if (destroyed || !waiters.empty() || borrowed >= capacity) // no holes at the ends
+            if (destroyed || !waiters.isEmpty() || borrowed >= capacity)
                 return false;
             ++borrowed;
             changedLocked();
@@ -269,13 +219,8 @@ public:
     std::mutex mutex;
     int capacity;
     int borrowed = 0;
-    // The waiting tickets, FIFO. A withdrawn one leaves a hole (null) instead of being searched
-    // for and erased: a ticket knows its position (queuePosition - firstPosition is its index),
-    // so cancelling many waiters in any order stays linear. Holes at the ends are popped at once.
-    std::deque<LimiterTicket *> waiters;
-    std::uint64_t firstPosition = 0; // the queue position of waiters.front()
-    std::uint64_t endPosition = 0;   // firstPosition + waiters.size() (cheaper than size())
-    std::size_t holes = 0;           // null entries in waiters
+    // The waiting tickets, FIFO; a cancelled one leaves in O(1).
+    WithdrawableQueue<LimiterTicket, quint32, &LimiterTicket::queuePosition> waiters;
     Limiter *object = nullptr; // null once the Limiter object is gone
     bool destroyed = false;    // ~Limiter ran: no more grants (see the file comment)
     QString name;              // the object name, for messages (kept past ~Limiter)
@@ -336,7 +281,7 @@ static void detachTicket(LimiterTicket *ticket) noexcept
         std::lock_guard lock(state->mutex);
         switch (ticket->phase) {
         case LimiterTicket::Phase::Waiting:
-            state->withdrawLocked(ticket);
+            state->waiters.withdraw(ticket);
             ticket->phase = LimiterTicket::Phase::Done;
             state->changedLocked();
             break;
@@ -371,12 +316,12 @@ static bool enqueueTicket(LimiterTicket *ticket) noexcept
             ticket->phase = LimiterTicket::Phase::Refused;
             return true;
         }
-        if (state->waiters.empty() && state->borrowed < state->capacity) {
+        if (state->waiters.isEmpty() && state->borrowed < state->capacity) {
             ++state->borrowed;
             ticket->phase = LimiterTicket::Phase::Held;
             now = true;
         } else {
-            state->pushWaiterLocked(ticket);
+            state->waiters.push(ticket);
             ticket->phase = LimiterTicket::Phase::Waiting;
             ticket->queuedOwner = ticket->owner;
         }
@@ -569,7 +514,7 @@ void AcquireAwaiter::cancelRequested() noexcept
     {
         std::lock_guard lock(m_state->mutex);
         if (m_ticket->phase == LimiterTicket::Phase::Waiting) {
-            m_state->withdrawLocked(m_ticket);
+            m_state->waiters.withdraw(m_ticket);
             m_ticket->phase = LimiterTicket::Phase::Done;
             withdrawn = true;
         }
@@ -638,16 +583,12 @@ Limiter::~Limiter()
         d->state->object = nullptr;
         d->state->destroyed = true;
         d->state->name = objectName();
-        for (detail::LimiterTicket *ticket : d->state->waiters) {
-            if (!ticket)
-                continue; // a withdrawn request
+        d->state->waiters.forEach([&refused](detail::LimiterTicket *ticket) {
             ticket->phase = detail::LimiterTicket::Phase::Failed;
             ticket->ref(); // the delivery's reference
             refused.push_back(ticket);
-        }
-        d->state->firstPosition = d->state->endPosition;
+        });
         d->state->waiters.clear();
-        d->state->holes = 0;
     }
     detail::LimiterState::deliver(refused);
 }
@@ -686,7 +627,7 @@ int Limiter::available() const
 int Limiter::waitingCount() const
 {
     std::lock_guard lock(d->state->mutex);
-    return d->state->waitingLocked();
+    return int(d->state->waiters.count());
 }
 
 detail::AcquireAwaiter Limiter::acquire()
@@ -707,7 +648,7 @@ void Limiter::emitChanges()
         d->state->notifyPosted = false;
         capacity = d->state->capacity;
         borrowed = d->state->borrowed;
-        waiting = d->state->waitingLocked();
+        waiting = int(d->state->waiters.count());
     }
     const int available = std::max(0, capacity - borrowed);
     QPointer<Limiter> self(this); // a slot may delete the limiter

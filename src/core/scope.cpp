@@ -212,7 +212,7 @@ void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind)
             ++m_inFlight;
         admit(record);
     } else {
-        m_waitingForSlot.push_back(record);
+        m_waitingForSlot.push(record);
     }
 }
 
@@ -323,7 +323,7 @@ void ScopePrivate::taskDone(TaskRecord *record) noexcept
         if (value.isValid())
             m_results.emplace_back(record->sequence, std::move(value));
     }
-    if (!m_waitingForSlot.empty())
+    if (!m_waitingForSlot.isEmpty())
         pumpQueue();
     record->deref(); // the scope's reference
 
@@ -388,11 +388,10 @@ inline void prefetchRecord(const TaskRecord *r) noexcept
 void ScopePrivate::pumpQueue() noexcept
 {
     const int limit = options.maxConcurrency;
-    while (!m_waitingForSlot.empty() && (limit == 0 || m_inFlight < limit)) {
-        TaskRecord *next = m_waitingForSlot.front();
-        m_waitingForSlot.pop_front();
-        if (m_waitingForSlot.size() > PrefetchDistance)
-            prefetchRecord(m_waitingForSlot[PrefetchDistance]);
+    while (!m_waitingForSlot.isEmpty() && (limit == 0 || m_inFlight < limit)) {
+        TaskRecord *next = m_waitingForSlot.pop();
+        if (TaskRecord *later = m_waitingForSlot.peek(PrefetchDistance))
+            prefetchRecord(later);
         ++m_inFlight;
         admit(next);
     }
@@ -411,9 +410,7 @@ void ScopePrivate::dropQueued(TaskRecord *record) noexcept
         if (record->counted)
             --m_inFlight; // settle() withdraws the slot request
     } else {
-        auto it = std::find(m_waitingForSlot.begin(), m_waitingForSlot.end(), record);
-        if (it != m_waitingForSlot.end())
-            m_waitingForSlot.erase(it);
+        m_waitingForSlot.withdraw(record);
     }
     unlinkRecord(this, record);
     --m_pending;

@@ -166,6 +166,7 @@ public:
     bool counted = true;                 // counts against maxConcurrency
     bool neverDrop = false;              // running already (adopted QCoro::Task): always waited for
     bool variantResult = false;          // resultAsVariant() may give a value (copyable result)
+    quint32 slotQueuePosition = 0;       // while in its scope's maxConcurrency queue (scope_p.h)
     LimiterTicket *limiterTicket = nullptr; // the Limiter slot it asks for or holds (until settled)
 
 protected:
