@@ -1304,6 +1304,81 @@ private Q_SLOTS:
         QCOMPARE(value, 8);
     }
 
+    void acquireOfTheLastSlotTheTaskHoldsThrows()
+    {
+        QString caught;
+        bool acquired = false;
+        QAyo::Limiter limiter(1);
+        limiter.setObjectName(QStringLiteral("db"));
+        QAyo::Scope scope({.limiter = &limiter}); // the task holds the only slot through its scope
+        scope.asap([&]() -> QAyo::Task<> {
+            try {
+                QAyo::LimiterToken token = co_await limiter.acquire();
+                acquired = true;
+            } catch (const QAyo::InvalidStateError &e) {
+                caught = e.message();
+            }
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(!scope.isActive(), 5000); // hung forever before
+        QVERIFY(!acquired);
+        QVERIFY2(caught.contains(QStringLiteral("acquire")) && caught.contains(QStringLiteral("'db'")),
+                 qPrintable(caught));
+        QCOMPARE(limiter.waitingCount(), 0); // the request did not stay in the line
+        QCOMPARE(limiter.borrowed(), 0);
+    }
+
+    void acquireInANestedScopeOfTheSlotHolderThrows()
+    {
+        QString caught;
+        QAyo::Limiter limiter(1);
+        QAyo::Scope scope({.limiter = &limiter});
+        scope.asap([&]() -> QAyo::Task<> {
+            co_await QAyo::scope([&](QAyo::Scope &) -> QAyo::Task<> {
+                try {
+                    co_await limiter.acquire();
+                } catch (const QAyo::InvalidStateError &e) {
+                    caught = e.message();
+                }
+            });
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(!scope.isActive(), 5000);
+        QVERIFY2(caught.contains(QStringLiteral("capacity 1")), qPrintable(caught));
+        QCOMPARE(limiter.borrowed(), 0);
+    }
+
+    void acquireWaitsForASlotAnotherHolderMayFree()
+    {
+        // The task holds one of two slots; the other is a token held outside: it may come back.
+        QAyo::Limiter limiter(2);
+        QAyo::LimiterToken other = limiter.tryAcquire();
+        bool acquired = false;
+        QAyo::Scope scope({.limiter = &limiter});
+        scope.asap([&]() -> QAyo::Task<> {
+            QAyo::LimiterToken token = co_await limiter.acquire();
+            acquired = true;
+        });
+        QTRY_COMPARE(limiter.waitingCount(), 1);
+        QVERIFY(!acquired);
+        other.release();
+        QAYO_TEST_JOIN(scope);
+        QVERIFY(acquired);
+        QCOMPARE(limiter.borrowed(), 0);
+    }
+
+    void acquireWaitsForASlotASiblingTaskHolds()
+    {
+        QAyo::Limiter limiter(2);
+        bool acquired = false;
+        QAyo::Scope scope({.limiter = &limiter});
+        scope << valueAfter(20ms, 1); // holds the other slot and ends
+        scope.asap([&]() -> QAyo::Task<> {
+            QAyo::LimiterToken token = co_await limiter.acquire();
+            acquired = true;
+        });
+        QAYO_TEST_JOIN(scope);
+        QVERIFY(acquired);
+    }
+
     // --- gather ----------------------------------------------------------------------------
 
     void gatherReturnsResultsInArgumentOrder()

@@ -258,6 +258,102 @@ private Q_SLOTS:
         QVERIFY(cancelled);
     }
 
+    void stopBeforeExecStopsTheRunAtOnce()
+    {
+        // The documented behaviour: the root scope is cancelled at once, so main never runs;
+        // the hooks still come in order and exec() returns 0.
+        QAyo::Runner runner;
+        QStringList order;
+        connect(&runner, &QAyo::Runner::starting, this, [&] { order << QStringLiteral("starting"); });
+        connect(&runner, &QAyo::Runner::stopping, this, [&] { order << QStringLiteral("stopping"); });
+        connect(&runner, &QAyo::Runner::stopped, this, [&] { order << QStringLiteral("stopped"); });
+        runner.stop();
+        QVERIFY(runner.root().isCancelled());
+        bool mainRan = false;
+        QCOMPARE(runner.exec(argc, argv, [&](QAyo::Scope &) -> QAyo::Task<> {
+            mainRan = true;
+            co_return;
+        }), 0);
+        QVERIFY(!mainRan);
+        QCOMPARE(order, (QStringList{"starting", "stopping", "stopped"}));
+        QVERIFY(runner.root().isFinished());
+        runner.stop(); // after the run: harmless
+    }
+
+    // --- bad input -----------------------------------------------------------------------------
+
+    void setHookEnabledWithAnUnknownIdThrows()
+    {
+        QAyo::Runner runner;
+        const int id = runner.addHook(QAyo::Runner::Hook::Stopped, [] {});
+        runner.setHookEnabled(id, false); // known: fine
+        try {
+            runner.setHookEnabled(id + 100, false);
+            QFAIL("no exception");
+        } catch (const QAyo::InvalidArgument &e) {
+            QVERIFY2(e.message().contains(QString::number(id + 100)), qPrintable(e.message()));
+        }
+        runner.removeHook(id);
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidArgument, runner.setHookEnabled(id, true)); // removed
+    }
+
+    void anUnknownHookKindThrows_data()
+    {
+        QTest::addColumn<int>("value");
+        QTest::newRow("8 (one past LoopClosed)") << 8;
+        QTest::newRow("31") << 31;
+        QTest::newRow("40 (past the width of the mask)") << 40;
+        QTest::newRow("-1") << -1;
+    }
+
+    void anUnknownHookKindThrows()
+    {
+        QFETCH(int, value);
+        const auto hook = QAyo::Runner::Hook(value);
+        QAyo::Runner runner;
+        try {
+            runner.setHookEnabled(hook, false);
+            QFAIL("setHookEnabled: no exception");
+        } catch (const QAyo::InvalidArgument &e) {
+            QVERIFY2(e.message().contains(QString::number(value)), qPrintable(e.message()));
+        }
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidArgument, static_cast<void>(runner.isHookEnabled(hook)));
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidArgument, runner.addHook(hook, [] {}));
+        for (int kind = 0; kind <= int(QAyo::Runner::Hook::LoopClosed); ++kind)
+            QVERIFY(runner.isHookEnabled(QAyo::Runner::Hook(kind))); // nothing else was turned off
+    }
+
+    void aRunnerRunsOnce()
+    {
+        QAyo::Runner runner;
+        QString during;
+        QCOMPARE(runner.exec(argc, argv, [&](QAyo::Scope &) -> QAyo::Task<> {
+            try {
+                runner.exec(argc, argv, [](QAyo::Scope &) -> QAyo::Task<> { co_return; });
+            } catch (const QAyo::InvalidStateError &e) {
+                during = e.message();
+            }
+            co_return;
+        }), 0);
+        QVERIFY2(during.contains(QStringLiteral("runs already")), qPrintable(during));
+        try {
+            runner.exec(argc, argv, [](QAyo::Scope &) -> QAyo::Task<> { co_return; });
+            QFAIL("a second exec(): no exception");
+        } catch (const QAyo::InvalidStateError &e) {
+            QVERIFY2(e.message().contains(QStringLiteral("runs once")), qPrintable(e.message()));
+        }
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidStateError,
+                                 runner.start([](QAyo::Scope &) -> QAyo::Task<> { co_return; }));
+    }
+
+    void startWithoutAnApplicationThrows()
+    {
+        const HelperResult result = runHelper(QStringLiteral("startwithoutapp"));
+        QCOMPARE(result.exitCode, 0);
+        QVERIFY2(result.out.contains("InvalidStateError: Runner::start: there is no QCoreApplication"),
+                 result.out.constData());
+    }
+
     void signalCancelsGracefullyInProcess()
     {
         bool cancelled = false;

@@ -813,6 +813,104 @@ private Q_SLOTS:
                                    QStringLiteral("outer sibling cancelled")}));
     }
 
+    // --- a join that would wait for itself ---------------------------------------------------
+
+    void joiningTheOwnScopeFromItsTaskThrows()
+    {
+        QString caught;
+        QAyo::Scope scope({.name = QStringLiteral("self")});
+        auto handle = scope.asap([&]() -> QAyo::Task<> {
+            try {
+                co_await scope;
+            } catch (const QAyo::InvalidStateError &e) {
+                caught = e.message();
+            }
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(handle.isFinished(), 5000); // hung forever before
+        QVERIFY2(caught.contains(QStringLiteral("join: a task of scope 'self' cannot wait for its own scope to end")),
+                 qPrintable(caught));
+        QAYO_TEST_JOIN(scope); // the scope is not closed by the refused join
+        QCOMPARE(scope.errors().size(), 0);
+    }
+
+    void joiningTheOwnBlockScopeFromItsBodyThrows()
+    {
+        QString caught;
+        auto body = [&]() -> QAyo::Task<> {
+            co_await QAyo::scope({.name = QStringLiteral("block")}, [&](QAyo::Scope &block) -> QAyo::Task<> {
+                try {
+                    co_await block.join();
+                } catch (const QAyo::InvalidStateError &e) {
+                    caught = e.message();
+                }
+            });
+        };
+        QAYO_TEST_RUN(body());
+        QVERIFY2(caught.contains(QStringLiteral("'block'")) && caught.contains(QStringLiteral("its own scope")),
+                 qPrintable(caught));
+    }
+
+    void joiningAnEnclosingScopeFromANestedScopeThrows()
+    {
+        // The task of outer waits for the block scope, which waits for its task: that task
+        // cannot wait for outer.
+        QString caught;
+        QAyo::Scope outer({.name = QStringLiteral("outer")});
+        outer.asap([&]() -> QAyo::Task<> {
+            co_await QAyo::scope([&](QAyo::Scope &inner) {
+                inner.asap([&]() -> QAyo::Task<> {
+                    try {
+                        co_await outer;
+                    } catch (const QAyo::InvalidStateError &e) {
+                        caught = e.message();
+                    }
+                });
+            });
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(!outer.isActive(), 5000);
+        QVERIFY2(caught.contains(QStringLiteral("'outer'")) && caught.contains(QStringLiteral("its own scope")),
+                 qPrintable(caught));
+        QAYO_TEST_JOIN(outer);
+    }
+
+    void joiningAScopeThatWaitsForTheJoinerThroughAJoinThrows()
+    {
+        // A task of outer joins a scope of its own making; a task of that scope joins outer.
+        QString caught;
+        QAyo::Scope outer({.name = QStringLiteral("outer")});
+        outer.asap([&]() -> QAyo::Task<> {
+            QAyo::Scope local({.name = QStringLiteral("local")});
+            local.asap([&]() -> QAyo::Task<> {
+                try {
+                    co_await outer;
+                } catch (const QAyo::InvalidStateError &e) {
+                    caught = e.message();
+                }
+            });
+            co_await local;
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(!outer.isActive(), 5000);
+        QVERIFY2(caught.contains(QStringLiteral("'outer'")), qPrintable(caught));
+        QAYO_TEST_JOIN(outer);
+    }
+
+    void joiningAnotherScopeFromATaskStillWaits()
+    {
+        // Not a cycle: a task of one scope joins a sibling scope, and a nested scope joins
+        // nothing of its parents.
+        QAyo::Scope other({.name = QStringLiteral("other")});
+        other << valueAfter(10ms, 1);
+        bool joined = false;
+        QAyo::Scope scope;
+        scope.asap([&]() -> QAyo::Task<> {
+            co_await other;
+            joined = true;
+        });
+        QAYO_TEST_JOIN(scope);
+        QVERIFY(joined);
+        QVERIFY(other.isFinished());
+    }
+
     void ayoChaining()
     {
         QAyo::Scope run;

@@ -895,6 +895,89 @@ private Q_SLOTS:
         worker.destroy(scope);
     }
 
+    // --- scope members that belong on the scope's thread --------------------------------
+
+    void scopeMembersFromAnotherThreadThrow_data()
+    {
+        QTest::addColumn<ScopeMisuse>("misuse");
+        QTest::addColumn<QString>("call");
+        QTest::newRow("setName") << ScopeMisuse([](QAyo::Scope &s) { s.setName(QStringLiteral("renamed")); })
+                                 << QStringLiteral("setName");
+        QTest::newRow("setMaxConcurrency") << ScopeMisuse([](QAyo::Scope &s) { s.setMaxConcurrency(2); })
+                                           << QStringLiteral("setMaxConcurrency");
+        QTest::newRow("setTimeout") << ScopeMisuse([](QAyo::Scope &s) { s.setTimeout(5s); })
+                                    << QStringLiteral("setTimeout");
+        QTest::newRow("setTimeoutThrows") << ScopeMisuse([](QAyo::Scope &s) { s.setTimeoutThrows(true); })
+                                          << QStringLiteral("setTimeoutThrows");
+        QTest::newRow("setSupervising") << ScopeMisuse([](QAyo::Scope &s) { s.setSupervising(true); })
+                                        << QStringLiteral("setSupervising");
+        QTest::newRow("join") << ScopeMisuse([](QAyo::Scope &s) { static_cast<void>(s.join()); })
+                              << QStringLiteral("join");
+        QTest::newRow("co_await scope") << ScopeMisuse([](QAyo::Scope &s) { static_cast<void>(s.operator co_await()); })
+                                        << QStringLiteral("join");
+        QTest::newRow("dumpTree") << ScopeMisuse([](QAyo::Scope &s) { s.dumpTree(); })
+                                  << QStringLiteral("dumpTree");
+        QTest::newRow("treeText") << ScopeMisuse([](QAyo::Scope &s) { static_cast<void>(QAyo::treeText(&s)); })
+                                  << QStringLiteral("treeText");
+    }
+
+    void scopeMembersFromAnotherThreadThrow()
+    {
+        QFETCH(ScopeMisuse, misuse);
+        QFETCH(QString, call);
+        // A scope with a running task and a queued one: a setMaxConcurrency(2) that went through
+        // started the queued task on the calling thread (and the join hung).
+        QAyo::Scope scope({.maxConcurrency = 1, .name = QStringLiteral("home")});
+        bool gateOpen = false;
+        bool queuedRan = false;
+        scope.asap(waitUntil(&gateOpen));
+        scope.asap([&] { queuedRan = true; });
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
+
+        QString type; // written by the other thread; read after join() (happens-before)
+        QString message;
+        std::thread other([&] {
+            try {
+                misuse(scope);
+                type = QStringLiteral("no exception");
+            } catch (const QAyo::InvalidStateError &e) {
+                type = QStringLiteral("InvalidStateError");
+                message = e.message();
+            } catch (...) {
+                type = QStringLiteral("another exception");
+            }
+        });
+        other.join();
+        QCOMPARE(type, QStringLiteral("InvalidStateError"));
+        QVERIFY2(message.contains(call + QLatin1Char(':')) && message.contains(QStringLiteral("home"))
+                     && message.contains(QStringLiteral("thread")),
+                 qPrintable(message));
+        // Nothing changed.
+        QCOMPARE(scope.name(), QStringLiteral("home"));
+        QCOMPARE(scope.maxConcurrency(), 1);
+        QCOMPARE(scope.timeout(), std::nullopt);
+        QVERIFY(!scope.timeoutThrows());
+        QVERIFY(!scope.isSupervising());
+        QCOMPARE(scope.pendingCount(), 1);
+        QVERIFY(!queuedRan);
+        gateOpen = true;
+        QAYO_TEST_JOIN(scope);
+        QVERIFY(queuedRan);
+    }
+
+    void scopeMembersOnAWorkerScopeThrowFromTheMainThread()
+    {
+        // The same rule for a scope moved to a worker: the main thread may not set it up.
+        Worker worker;
+        QAyo::Scope *scope = worker.newScope();
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidStateError, scope->setMaxConcurrency(3));
+        QVERIFY_THROWS_EXCEPTION(QAyo::InvalidStateError, static_cast<void>(scope->join()));
+        QCOMPARE(worker.call([scope] { return scope->maxConcurrency(); }), 0);
+        worker.call([scope] { scope->setMaxConcurrency(3); }); // on its own thread it works
+        QCOMPARE(worker.call([scope] { return scope->maxConcurrency(); }), 3);
+        worker.destroy(scope);
+    }
+
     // --- handles awaited across threads --------------------------------------------------
 
     void workerTaskAwaitsAHandleOfTheMainThread()

@@ -4,6 +4,7 @@
 //   program_helper create        runAsMain creates the application; prints the hooks seen
 //   program_helper error         main throws: exit code 1, the message on stderr
 //   program_helper appdestroyed  the application dies while the root scope still runs
+//   program_helper startwithoutapp  Runner::start() without an application: prints the error
 #include <QAyo/QAyo>
 
 #include <QCoreApplication>
@@ -42,6 +43,17 @@ int main(int argc, char **argv)
         QCoreApplication::processEvents(); // main starts
         app.reset();                        // ... and the application goes away under it
         return 0;
+    }
+    if (std::strcmp(mode, "startwithoutapp") == 0) {
+        QAyo::Runner runner({.handleSignals = false});
+        try {
+            runner.start([](QAyo::Scope &) -> QAyo::Task<> { co_return; });
+        } catch (const QAyo::InvalidStateError &e) {
+            std::printf("InvalidStateError: %s\n", qPrintable(e.message()));
+            return 0;
+        }
+        std::printf("no exception\n");
+        return 1;
     }
     std::fprintf(stderr, "unknown mode\n");
     return 2;

@@ -33,7 +33,7 @@ QAYO_CORE_EXPORT bool isDiagnosticEnabled(Diagnostic diagnostic) noexcept;
 
 //! The text QAyo::dumpTree() prints: the tree below \a scope, or below every root scope of the
 //! calling thread when \a scope is null. One line per scope and task, indented by depth.
-//! Call it on the thread of the scopes.
+//! Call it on the thread of the scopes: InvalidStateError naming \a scope otherwise.
 QAYO_CORE_EXPORT QString treeText(const Scope *scope = nullptr);
 
 } // namespace QAyo

@@ -92,15 +92,22 @@ public:
     AcquireAwaiter(AcquireAwaiter &&other) noexcept;
     ~AcquireAwaiter();
 
-    bool await_ready() noexcept;
+    //! Takes a free slot at once; inside a task, throws InvalidStateError when no slot is free
+    //! and only the task (or a task it is nested in) holds them all (docs/limits.md).
+    bool await_ready();
     bool await_suspend(std::coroutine_handle<> h);
     LimiterToken await_resume();
     void cancelRequested() noexcept override;
+    //! Learns the awaiting task (see AwareCheckpoint), for the check in await_ready().
+    void qayoBind(TaskRecord *holder) noexcept { m_holder = holder; }
 
 private:
     static void granted(void *self) noexcept;
+    //! Throws InvalidStateError if only m_holder's chain holds the slots this waits for.
+    Q_DECL_COLD_FUNCTION void checkCanProgress() const;
     std::shared_ptr<LimiterState> m_state;
     LimiterTicket *m_ticket = nullptr;
+    TaskRecord *m_holder = nullptr; // the awaiting QAyo::Task, if any
     bool m_grantedAtOnce = false;
 };
 
@@ -168,7 +175,11 @@ public:
     //! `co_await limiter.acquire()`: a LimiterToken once a slot is free (FIFO).
     /*!
      * Cancellation-aware inside a QAyo::Task: a cancel while waiting throws Cancelled and
-     * leaves the queue. Awaited outside a task it simply waits.
+     * leaves the queue. Awaited outside a task it simply waits. Inside a task, the co_await
+     * throws InvalidStateError naming the limiter when it could never get a slot: none is free
+     * and every slot lent out is held by the task itself or a task it is nested in, through
+     * their scopes' limiter (e.g. capacity 1 and {.limiter = this}). Slots held by tokens are
+     * not attributed to a task: such a request waits (docs/limits.md).
      */
     detail::AcquireAwaiter acquire();
     //! A slot now if one is free and nobody waits; otherwise a token that holds none.

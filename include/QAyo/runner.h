@@ -155,7 +155,7 @@ public:
     //! Adds a hook for \a hook: \a f takes `QAyo::Scope &` (the root scope) or nothing and
     //! returns void or QAyo::Task<>. Returns an id for setHookEnabled(int, bool) and
     //! removeHook(). Throws InvalidArgument for a coroutine on a hook other than Started,
-    //! Stopping or Stopped (no loop runs there to await it).
+    //! Stopping or Stopped (no loop runs there to await it), and for a value that is not a Hook.
     template<typename F>
     int addHook(Hook hook, F f)
     {
@@ -176,11 +176,14 @@ public:
 
     //! Removes the hook \a id (from addHook()); unknown ids are ignored.
     void removeHook(int id);
-    //! Turns the hook \a id (from addHook()) off or on.
+    //! Turns the hook \a id (from addHook()) off or on. Throws InvalidArgument naming \a id if
+    //! no hook has it (never added, or removed).
     void setHookEnabled(int id, bool enabled);
     //! Turns one kind of hook off or on: its signal is not emitted, its added hooks do not run.
+    //! Throws InvalidArgument for a value that is not a Hook (e.g. Hook(40)).
     void setHookEnabled(Hook hook, bool enabled);
-    //! True unless \a hook was turned off (one by one or with setHooksEnabled(false)).
+    //! True unless \a hook was turned off (one by one or with setHooksEnabled(false)). Throws
+    //! InvalidArgument for a value that is not a Hook.
     bool isHookEnabled(Hook hook) const;
     //! Turns every hook (signals and added hooks) off or on at once.
     void setHooksEnabled(bool enabled);
@@ -198,7 +201,9 @@ public:
 
 public Q_SLOTS:
     //! Stops the program as SIGTERM would, without the exit code: cancels the root scope, the
-    //! tasks unwind, the stopping and stopped hooks run, the loop quits.
+    //! tasks unwind, the stopping and stopped hooks run, the loop quits. Called before exec()
+    //! or start(), it cancels the root scope at once: the run then never starts main, the hooks
+    //! still come in order and the exit code is 0. After the run it does nothing (harmless).
     void stop();
 
 Q_SIGNALS:

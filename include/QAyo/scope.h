@@ -87,11 +87,14 @@ public:
     void cancelRequested() noexcept override;
     void rethrowFailure();
     bool waitsThroughCancel() const noexcept { return m_waitThroughCancel; }
-    void qayoBind(TaskRecord *joiner) noexcept;
+    //! Learns the joining task (see AwareCheckpoint); throws InvalidStateError if the scope
+    //! waits for that task, so the join would never end (docs/scopes.md "Joining").
+    void qayoBind(TaskRecord *joiner);
 
 private:
     friend class ScopePrivate;
     ScopePrivate *m_scope;
+    TaskRecord *m_joiner = nullptr; // the joining task, if it is a QAyo::Task (see qayoBind)
     bool m_waitThroughCancel;
     std::exception_ptr m_error; // what the join rethrows, captured when the scope finished
     bool m_registered = false;
@@ -122,7 +125,9 @@ QAYO_CORE_EXPORT Task<ScopeOutcome> runBlockScope(ScopeOptions options,
  * - Destroying the scope (e.g. with its parent QObject) destroys the frames of suspended tasks:
  *   no task ever resumes into freed memory.
  *
- * Thread rules: use a scope on its thread (QObject affinity).
+ * Thread rules: use a scope on its thread (QObject affinity). From other threads only the
+ * spawning calls (asap, <<, fromCallable, all, map, after, at, every, aside) and cancel() are
+ * allowed; the setters, join(), start() and dumpTree() throw InvalidStateError there.
  */
 class QAYO_CORE_EXPORT Scope : public QObject
 {
@@ -431,7 +436,10 @@ public:
 
     //! Waits until every task has ended, closes the scope and rethrows the first error (or
     //! TimeoutError with timeoutThrows). Cancellation-aware unless the scope is nested in the
-    //! awaiting task (then it waits for the cancelled tasks to unwind).
+    //! awaiting task (then it waits for the cancelled tasks to unwind). Throws
+    //! InvalidStateError when called from another thread than the scope's, and at the co_await
+    //! when the awaiting task is one the scope waits for (a task of the scope, or of a scope
+    //! nested in or joined by one of its tasks): that join would never end.
     detail::JoinAwaiter join();
     //! co_await scope: the same as join().
     detail::JoinAwaiter operator co_await() { return join(); }
@@ -445,11 +453,12 @@ public:
 
     //! The scope's name (ScopeOptions::name).
     QString name() const;
-    //! Renames the scope (for logs, errors and tree dumps).
+    //! Renames the scope (for logs, errors and tree dumps). Like every setter here: on the
+    //! scope's thread only (InvalidStateError naming the call and the scope otherwise).
     void setName(const QString &name);
     //! How many tasks may run at once; 0 means unlimited.
     int maxConcurrency() const;
-    //! Throws InvalidArgument if \a limit is negative.
+    //! Throws InvalidArgument if \a limit is negative, InvalidStateError off the scope's thread.
     void setMaxConcurrency(int limit);
     //! The timeout from the options (if any).
     std::optional<std::chrono::milliseconds> timeout() const;
@@ -458,11 +467,14 @@ public:
     //! True in supervisor mode (ScopeOptions::supervise).
     bool isSupervising() const;
     //! Sets the timeout (std::nullopt: none); for setters that run after construction, as
-    //! QML's do. Throws InvalidArgument if negative, InvalidStateError once the scope started.
+    //! QML's do. Throws InvalidArgument if negative, InvalidStateError once the scope started
+    //! or off the scope's thread.
     void setTimeout(std::optional<std::chrono::milliseconds> timeout);
-    //! Sets timeoutThrows; read when the scope finishes, so it may change until then.
+    //! Sets timeoutThrows; read when the scope finishes, so it may change until then. On the
+    //! scope's thread only (InvalidStateError otherwise).
     void setTimeoutThrows(bool throws);
-    //! Sets supervise mode; applies to the task failures that come afterwards.
+    //! Sets supervise mode; applies to the task failures that come afterwards. On the scope's
+    //! thread only (InvalidStateError otherwise).
     void setSupervising(bool supervise);
 
     //! Tasks started and not yet ended.
@@ -488,7 +500,7 @@ public:
 
     //! Prints the live tree below this scope (nested scopes, tasks and their state: queued,
     //! running, awaiting what, cancelled) to the qayo.tree category. Call it on the scope's
-    //! thread.
+    //! thread (InvalidStateError otherwise).
     void dumpTree() const;
 
 public Q_SLOTS:

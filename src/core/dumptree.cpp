@@ -141,6 +141,11 @@ QString treeText(const Scope *scope)
 {
     QStringList lines;
     if (scope) {
+        detail::ScopePrivate *d = detail::TreeAccess::of(scope);
+        if (!d->isOnScopeThread()) {
+            throw InvalidStateError(QStringLiteral("treeText: call it on the thread of scope %1 (its QObject thread)")
+                                        .arg(d->options.name.isEmpty() ? QStringLiteral("(unnamed)") : d->options.name));
+        }
         detail::appendScope(detail::TreeAccess::of(scope), 0, lines);
     } else {
         const QList<detail::ScopePrivate *> roots = detail::rootScopesOfThisThread();
@@ -154,6 +159,7 @@ QString treeText(const Scope *scope)
 
 void Scope::dumpTree() const
 {
+    checkOnScopeThread("dumpTree");
     const QStringList lines = treeText(this).split(u'\n');
     for (const QString &line : lines)
         qCInfo(detail::lcTree).noquote() << line;

@@ -27,6 +27,7 @@
 #include <QAyo/signal.h>
 
 #include "limiter_p.h"
+#include "scope_p.h"
 #include "threadcontext_p.h"
 #include "withdrawablequeue_p.h"
 
@@ -381,13 +382,12 @@ std::optional<QString> destroyedLimiterLabel(LimiterState *state)
     return state->labelLocked();
 }
 
-bool waitsOnlyForHolders(LimiterTicket *waiting, const std::vector<LimiterTicket *> &holders, QString *label,
-                         int *capacity)
+namespace {
+//! True if every slot of \a state lent out is held by one of \a holders (and at least one is):
+//! nobody else can give one back. With the mutex held; fills \a label and \a capacity then.
+bool onlyHoldersBorrowLocked(LimiterState *state, const std::vector<LimiterTicket *> &holders, QString *label,
+                             int *capacity)
 {
-    LimiterState *state = waiting->state.get();
-    std::lock_guard lock(state->mutex);
-    if (waiting->phase != LimiterTicket::Phase::Waiting)
-        return false;
     const auto held = std::count_if(holders.begin(), holders.end(), [state](const LimiterTicket *ticket) {
         return ticket->state.get() == state && ticket->phase == LimiterTicket::Phase::Held;
     });
@@ -396,6 +396,34 @@ bool waitsOnlyForHolders(LimiterTicket *waiting, const std::vector<LimiterTicket
     *label = state->labelLocked();
     *capacity = state->capacity;
     return true;
+}
+} // namespace
+
+bool waitsOnlyForHolders(LimiterTicket *waiting, const std::vector<LimiterTicket *> &holders, QString *label,
+                         int *capacity)
+{
+    LimiterState *state = waiting->state.get();
+    std::lock_guard lock(state->mutex);
+    return waiting->phase == LimiterTicket::Phase::Waiting && onlyHoldersBorrowLocked(state, holders, label, capacity);
+}
+
+bool newRequestWaitsOnlyForHolders(LimiterState *state, const std::vector<LimiterTicket *> &holders, QString *label,
+                                   int *capacity)
+{
+    std::lock_guard lock(state->mutex);
+    if (state->destroyed || (state->waiters.empty() && state->borrowed < state->capacity))
+        return false; // refused at once, or granted at once: no wait
+    return onlyHoldersBorrowLocked(state, holders, label, capacity);
+}
+
+std::vector<LimiterTicket *> slotsHeldBy(TaskRecord *caller)
+{
+    std::vector<LimiterTicket *> held;
+    for (TaskRecord *r = caller; r; r = r->scope ? r->scope->parentTask : nullptr) {
+        if (r->limiterTicket)
+            held.push_back(r->limiterTicket);
+    }
+    return held;
 }
 
 bool isTicketRefused(LimiterTicket *ticket) noexcept
@@ -441,7 +469,7 @@ AcquireAwaiter::AcquireAwaiter(std::shared_ptr<LimiterState> state) noexcept : m
 
 AcquireAwaiter::AcquireAwaiter(AcquireAwaiter &&other) noexcept
     : WakeableAwaiter(std::move(other)), m_state(std::move(other.m_state)),
-      m_ticket(std::exchange(other.m_ticket, nullptr)), m_grantedAtOnce(std::exchange(other.m_grantedAtOnce, false))
+      m_ticket(std::exchange(other.m_ticket, nullptr)), m_holder(other.m_holder), m_grantedAtOnce(std::exchange(other.m_grantedAtOnce, false))
 {
 }
 
@@ -453,10 +481,30 @@ AcquireAwaiter::~AcquireAwaiter()
         m_state->release();
 }
 
-bool AcquireAwaiter::await_ready() noexcept
+bool AcquireAwaiter::await_ready()
 {
     m_grantedAtOnce = m_state->tryTake(); // the common, uncontended case: no ticket, no suspension
+    if (!m_grantedAtOnce && m_holder)
+        checkCanProgress();
     return m_grantedAtOnce;
+}
+
+void AcquireAwaiter::checkCanProgress() const
+{
+    // The rule of start() (docs/limits.md): refuse only a wait nobody could end, i.e. every slot
+    // lent out is held by the awaiting task or a task it is nested in. Checked before the
+    // request joins the line, so a refused one never shows in waitingCount().
+    const std::vector<LimiterTicket *> held = slotsHeldBy(m_holder);
+    QString limiter;
+    int capacity = 0;
+    if (!held.empty() && newRequestWaitsOnlyForHolders(m_state.get(), held, &limiter, &capacity)) {
+        throw InvalidStateError(
+            QStringLiteral("acquire: would wait forever: task '%1' (or a task it is nested in) holds every slot of %2 "
+                           "(capacity %3) through its scope and waits for one more. Acquire from a task that holds "
+                           "no slot, or raise the capacity first")
+                .arg(m_holder->displayName(), limiter)
+                .arg(capacity));
+    }
 }
 
 bool AcquireAwaiter::await_suspend(std::coroutine_handle<> h)

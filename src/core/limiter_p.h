@@ -28,6 +28,14 @@ std::optional<QString> destroyedLimiterLabel(LimiterState *state);
 //! describe the limiter, for the message.
 bool waitsOnlyForHolders(LimiterTicket *waiting, const std::vector<LimiterTicket *> &holders, QString *label,
                          int *capacity);
+//! The limiter slots \a caller and the tasks it is nested in (through block scopes, which they
+//! join) hold through their scopes: slots none of them can give back while \a caller waits.
+std::vector<LimiterTicket *> slotsHeldBy(TaskRecord *caller);
+//! True if a new request for a slot of \a state would wait (no slot free, or others wait) and
+//! every slot lent out is held by one of \a holders (and at least one is): acquire()'s
+//! deadlock rule. \a label and \a capacity then describe the limiter, for the message.
+bool newRequestWaitsOnlyForHolders(LimiterState *state, const std::vector<LimiterTicket *> &holders, QString *label,
+                                   int *capacity);
 //! True if the destroyed limiter refused \a ticket's request (see ticketRefusal()).
 bool isTicketRefused(LimiterTicket *ticket) noexcept;
 //! The InvalidStateError of a request the destroyed limiter refused (\a who names the

@@ -14,6 +14,7 @@
 #include <QMetaObject>
 #include <QMutex>
 #include <QThread>
+#include <QVarLengthArray>
 
 #include <algorithm>
 #include <bit>
@@ -145,6 +146,36 @@ bool ScopePrivate::isWithin(const TaskRecord *record) const noexcept
             s = s->parentTask->scope;
         } else {
             s = s->parentScope;
+        }
+    }
+    return false;
+}
+
+bool ScopePrivate::waitsFor(const TaskRecord *record) const noexcept
+{
+    // The scopes whose end waits for the record: its own scope, then the scopes of the tasks
+    // that wait for that scope to end (the task a block scope is nested in, the tasks
+    // suspended in its join), and so on. A handful of pointers: the chain of a normal program
+    // is short. The visited list only guards against a cycle of waits made some other way.
+    QVarLengthArray<const TaskRecord *, 8> pending;
+    QVarLengthArray<const ScopePrivate *, 8> visited;
+    pending.append(record);
+    while (!pending.isEmpty()) {
+        const TaskRecord *r = pending.last();
+        pending.removeLast();
+        const ScopePrivate *s = r->scope;
+        if (!s)
+            continue;
+        if (s == this)
+            return true;
+        if (std::find(visited.cbegin(), visited.cend(), s) != visited.cend())
+            continue;
+        visited.append(s);
+        if (s->parentTask)
+            pending.append(s->parentTask);
+        for (const JoinAwaiter *joiner : s->m_joiners) {
+            if (joiner->m_joiner)
+                pending.append(joiner->m_joiner);
         }
     }
     return false;
@@ -709,7 +740,8 @@ JoinAwaiter::JoinAwaiter(ScopePrivate *scope, bool waitThroughCancel) noexcept
 }
 
 JoinAwaiter::JoinAwaiter(JoinAwaiter &&other) noexcept
-    : WakeableAwaiter(std::move(other)), m_scope(other.m_scope), m_waitThroughCancel(other.m_waitThroughCancel)
+    : WakeableAwaiter(std::move(other)), m_scope(other.m_scope), m_joiner(other.m_joiner),
+      m_waitThroughCancel(other.m_waitThroughCancel)
 {
     Q_ASSERT(!other.m_registered);
 }
@@ -722,12 +754,24 @@ JoinAwaiter::~JoinAwaiter()
     }
 }
 
-void JoinAwaiter::qayoBind(TaskRecord *joiner) noexcept
+void JoinAwaiter::qayoBind(TaskRecord *joiner)
 {
+    if (!joiner || !m_scope)
+        return;
+    m_joiner = joiner;
     // Joining a scope nested in the joining task: its tasks are cancelled with the joiner, so
     // waiting for them to unwind is short and keeps the structured guarantee.
-    if (joiner && m_scope->isWithin(joiner))
+    if (m_scope->isWithin(joiner)) {
         m_waitThroughCancel = true;
+        return;
+    }
+    if (Q_UNLIKELY(m_scope->waitsFor(joiner))) {
+        throw InvalidStateError(
+            QStringLiteral("join: a task of scope '%1' cannot wait for its own scope to end: the scope waits for "
+                           "task '%2' (directly or through the scopes it waits for), so the join would never return. "
+                           "Join it from outside, e.g. where it was created")
+                .arg(scopeLabel(m_scope), joiner->displayName()));
+    }
 }
 
 bool JoinAwaiter::await_ready()
@@ -996,6 +1040,7 @@ void Scope::disconnectNotify(const QMetaMethod &signal)
 
 detail::JoinAwaiter Scope::join()
 {
+    checkOnScopeThread("join");
     return detail::JoinAwaiter(d.get(), false);
 }
 
@@ -1043,6 +1088,7 @@ QString Scope::name() const
 
 void Scope::setName(const QString &name)
 {
+    checkOnScopeThread("setName");
     if (d->options.name == name)
         return;
     d->options.name = name;
@@ -1056,6 +1102,7 @@ int Scope::maxConcurrency() const
 
 void Scope::setMaxConcurrency(int limit)
 {
+    checkOnScopeThread("setMaxConcurrency");
     if (limit < 0)
         throw InvalidArgument(QStringLiteral("maxConcurrency must be >= 0 (0 = unlimited), got %1").arg(limit));
     if (d->options.maxConcurrency == limit)
@@ -1082,6 +1129,7 @@ bool Scope::isSupervising() const
 
 void Scope::setTimeout(std::optional<std::chrono::milliseconds> timeout)
 {
+    checkOnScopeThread("setTimeout");
     if (timeout && timeout->count() < 0)
         throw InvalidArgument(QStringLiteral("timeout must not be negative, got %1 ms").arg(timeout->count()));
     if (d->options.timeout == timeout)
@@ -1094,11 +1142,13 @@ void Scope::setTimeout(std::optional<std::chrono::milliseconds> timeout)
 
 void Scope::setTimeoutThrows(bool throws)
 {
+    checkOnScopeThread("setTimeoutThrows");
     d->options.timeoutThrows = throws;
 }
 
 void Scope::setSupervising(bool supervise)
 {
+    checkOnScopeThread("setSupervising");
     d->options.supervise = supervise;
 }
 
@@ -1150,7 +1200,9 @@ Limiter *Scope::limiter() const
 void Scope::checkOnScopeThread(const char *operation) const
 {
     if (!d->isOnScopeThread())
-        throw InvalidStateError(QStringLiteral("%1: call it on the thread of scope %2")
+        throw InvalidStateError(QStringLiteral("%1: call it on the thread of scope %2 (its QObject thread); from "
+                                               "other threads only asap(), <<, after(), at(), every() and cancel() "
+                                               "are")
                                     .arg(QLatin1String(operation), scopeLabel(d.get())));
 }
 

@@ -80,6 +80,9 @@ public:
     void attachTo(ScopePrivate **listHead) noexcept;
     void detach() noexcept;
     bool isWithin(const TaskRecord *record) const noexcept;
+    //! True if this scope cannot end before \a record does: the record is a task of it, or of
+    //! a scope that a task of it waits for (nested block scopes, joins in progress).
+    bool waitsFor(const TaskRecord *record) const noexcept;
 
     //! Per-task signals, emitted only while connected (see Scope::connectNotify).
     enum HotSignal : quint32 {

@@ -176,11 +176,7 @@ void StartState::checkCanProgress(TaskRecord *caller) const
         }
     }
     if (task->limiterTicket) {
-        std::vector<LimiterTicket *> held;
-        for (TaskRecord *r : chain) {
-            if (r->limiterTicket)
-                held.push_back(r->limiterTicket);
-        }
+        const std::vector<LimiterTicket *> held = slotsHeldBy(caller);
         QString limiter;
         int capacity = 0;
         if (!held.empty() && waitsOnlyForHolders(task->limiterTicket, held, &limiter, &capacity)) {

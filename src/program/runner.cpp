@@ -386,8 +386,25 @@ void Runner::startMain(detail::MainFunction main)
     d->attachToApplication();
 }
 
+namespace {
+//! Throws InvalidArgument naming \a operation unless \a hook is one of Runner::Hook's values
+//! (a cast from an int can make any number; the enabled mask has a bit per value).
+void checkHookKind(const char *operation, Runner::Hook hook)
+{
+    const int value = int(hook);
+    if (value < int(Runner::Hook::Starting) || value > int(Runner::Hook::LoopClosed)) {
+        throw InvalidArgument(QStringLiteral("%1: unknown hook %2 (Runner::Hook goes from %3 to %4)")
+                                  .arg(QLatin1String(operation))
+                                  .arg(value)
+                                  .arg(int(Runner::Hook::Starting))
+                                  .arg(int(Runner::Hook::LoopClosed)));
+    }
+}
+} // namespace
+
 int Runner::addHookFunction(Hook hook, std::function<void(Scope &)> plain, detail::HookFunction coroutine)
 {
+    checkHookKind("addHook", hook);
     if (coroutine && hook != Hook::Started && hook != Hook::Stopping && hook != Hook::Stopped) {
         throw InvalidArgument(QStringLiteral("addHook: hook %1 cannot be a coroutine (only Started, "
                                              "Stopping and Stopped hooks are awaited)")
@@ -410,19 +427,25 @@ void Runner::removeHook(int id)
 void Runner::setHookEnabled(int id, bool enabled)
 {
     for (const auto &entry : d->hooks) {
-        if (entry->id == id)
+        if (entry->id == id) {
             entry->enabled = enabled;
+            return;
+        }
     }
+    throw InvalidArgument(
+        QStringLiteral("setHookEnabled: no hook with id %1 (ids come from addHook(); a removed hook has none)").arg(id));
 }
 
 void Runner::setHookEnabled(Hook hook, bool enabled)
 {
+    checkHookKind("setHookEnabled", hook);
     const quint32 bit = 1u << unsigned(hook);
     d->disabledKinds = enabled ? (d->disabledKinds & ~bit) : (d->disabledKinds | bit);
 }
 
 bool Runner::isHookEnabled(Hook hook) const
 {
+    checkHookKind("isHookEnabled", hook);
     return d->isKindEnabled(hook);
 }
 
@@ -458,7 +481,9 @@ RunnerOptions Runner::options() const
 
 void Runner::stop()
 {
-    if (d->running && !d->done)
+    // Before exec()/start() too: the root scope is cancelled now, so the run that follows
+    // drops main unstarted and goes straight to the stopping hooks. After the run: harmless.
+    if (!d->done)
         d->root->cancel();
 }
 

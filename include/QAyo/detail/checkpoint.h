@@ -36,7 +36,8 @@ namespace QAyo::detail {
 template<typename A>
 concept CancellationAware = std::derived_from<std::remove_cvref_t<A>, CancelHook>;
 
-//! Awaitables that want the record of the awaiting task (e.g. a join checks ancestry).
+//! Awaiters that want the record of the awaiting task (e.g. a join checks ancestry);
+//! AwareCheckpoint calls qayoBind(record) before the await starts.
 template<typename A>
 concept RecordBindable = requires(A &a, TaskRecord *record) { a.qayoBind(record); };
 
@@ -74,6 +75,12 @@ public:
     AwareCheckpoint(A &&awaiter, TaskRecord *record)
         : m_awaiter(std::forward<A>(awaiter)), m_record(record)
     {
+        // Tells the awaiter who awaits (a join checks ancestry, an acquire the slots held); it
+        // may throw (a wait that could never end), which the co_await then throws.
+        if constexpr (RecordBindable<std::remove_reference_t<Aw>>) {
+            if (record)
+                m_awaiter.qayoBind(record);
+        }
     }
 
     bool await_ready()
