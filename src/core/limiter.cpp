@@ -411,7 +411,7 @@ bool newRequestWaitsOnlyForHolders(LimiterState *state, const std::vector<Limite
                                    int *capacity)
 {
     std::lock_guard lock(state->mutex);
-    if (state->destroyed || (state->waiters.empty() && state->borrowed < state->capacity))
+    if (state->destroyed || (state->waiters.isEmpty() && state->borrowed < state->capacity))
         return false; // refused at once, or granted at once: no wait
     return onlyHoldersBorrowLocked(state, holders, label, capacity);
 }
