@@ -128,6 +128,7 @@ public:
     explicit Runner(QObject *parent = nullptr);
     //! A runner with \a options.
     explicit Runner(const RunnerOptions &options, QObject *parent = nullptr);
+    //! Destroys the runner and its root scope (cancelling what still runs).
     ~Runner() override;
 
     //! Runs \a main (Task<> or Task<int> from `Scope &`) in the root scope on the application's
