@@ -8,6 +8,7 @@
 
 #include <QTest>
 #include <QThread>
+#include <QThreadPool>
 #include <QTimer>
 
 #include <qcoro/qcorotask.h>
@@ -15,6 +16,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 
 using namespace std::chrono_literals;
 using namespace TestHelpers;
@@ -27,6 +29,13 @@ QAyo::Task<int> one()
 {
     co_return 1;
 }
+
+//! A class with a member function, for member-pointer callables.
+struct Counter
+{
+    int count = 0;
+    int increment() { return ++count; }
+};
 
 //! Runs \a misuse; returns the name of the exception type it threw and stores its message.
 QString classify(const Misuse &misuse, QString *message)
@@ -60,6 +69,50 @@ QString classify(const Misuse &misuse, QString *message)
         return QStringLiteral("unknown exception");
     }
     return QStringLiteral("no exception");
+}
+
+//! Runs \a attempt, then \a cleanup whatever happened; rethrows what \a attempt threw.
+void attemptThenCleanUp(const std::function<void()> &attempt, const std::function<void()> &cleanup)
+{
+    std::exception_ptr caught;
+    try {
+        attempt();
+    } catch (...) {
+        caught = std::current_exception();
+    }
+    cleanup();
+    if (caught)
+        std::rethrow_exception(caught);
+}
+
+//! co_awaits the task \a make returns from a QCoro::Task (so without a scope); rethrows its error.
+void awaitFromQCoroTask(const std::function<QAyo::Task<int>()> &make)
+{
+    std::exception_ptr caught;
+    bool done = false;
+    auto driver = [&]() -> QCoro::Task<> {
+        QAyo::Task<int> task = make();
+        try {
+            co_await std::move(task);
+        } catch (...) {
+            caught = std::current_exception();
+        }
+        done = true;
+    };
+    QCoro::Task<> running = driver();
+    if (!spinUntil([&] { return done; }))
+        throw std::runtime_error("the QCoro::Task did not finish");
+    if (caught)
+        std::rethrow_exception(caught);
+}
+
+//! A misuse done on a fresh scope.
+Misuse inScope(std::function<void(QAyo::Scope &)> use)
+{
+    return [use = std::move(use)] {
+        QAyo::Scope scope;
+        use(scope);
+    };
 }
 
 //! A scope named \a name that has been joined (closed).
@@ -213,23 +266,11 @@ private Q_SLOTS:
 
         QTest::newRow("co_await a moved-from QAyo::Task in a QCoro::Task")
             << Misuse([] {
-                   std::exception_ptr caught;
-                   bool done = false;
-                   auto driver = [&]() -> QCoro::Task<> {
+                   awaitFromQCoroTask([] {
                        auto task = one();
                        auto other = std::move(task);
-                       try {
-                           co_await std::move(task);
-                       } catch (...) {
-                           caught = std::current_exception();
-                       }
-                       done = true;
-                   };
-                   QCoro::Task<> running = driver();
-                   if (!spinUntil([&] { return done; }))
-                       throw std::runtime_error("the QCoro::Task did not finish");
-                   if (caught)
-                       std::rethrow_exception(caught);
+                       return task; // the moved-from one
+                   });
                })
             << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("task")};
 
@@ -256,6 +297,103 @@ private Q_SLOTS:
                    QAyo::Test::run(body(), 3s);
                })
             << QStringLiteral("InvalidStateError") << QStringList{QStringLiteral("invalid handle")};
+
+        // --- QCoro tasks ---------------------------------------------------------------------
+
+        QTest::newRow("asap(moved-from QCoro::Task)")
+            << Misuse([] {
+                   auto ready = []() -> QCoro::Task<int> { co_return 4; };
+                   QAyo::Scope scope;
+                   QCoro::Task<int> task = ready();
+                   QCoro::Task<int> other = std::move(task);
+                   scope.asap(std::move(task));
+               })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("task"), QStringLiteral("QCoro::Task")};
+
+        QTest::newRow("callable returns an empty QCoro::Task")
+            << Misuse([] {
+                   QAyo::Scope scope;
+                   scope.asap([] { return QCoro::Task<int>{}; });
+                   QAyo::Test::join(scope);
+               })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("task"), QStringLiteral("QCoro::Task")};
+
+        // --- a QAyo::Task is awaited or spawned once ------------------------------------------
+
+        QTest::newRow("co_await a QAyo::Task lvalue twice")
+            << Misuse([] {
+                   auto body = []() -> QAyo::Task<int> {
+                       QAyo::Task<int> task = one();
+                       const int first = co_await task;
+                       co_return first + co_await task;
+                   };
+                   QAyo::Test::run(body(), 3s);
+               })
+            << QStringLiteral("InvalidStateError") << QStringList{QStringLiteral("co_await"), QStringLiteral("already awaited")};
+
+        QTest::newRow("spawn a QAyo::Task that was awaited")
+            << Misuse([] {
+                   QAyo::Task<int> task = one();
+                   auto body = [&task]() -> QAyo::Task<int> { co_return co_await task; };
+                   QAyo::Test::run(body(), 3s);
+                   QAyo::Scope scope;
+                   scope.asap(std::move(task));
+               })
+            << QStringLiteral("InvalidStateError") << QStringList{QStringLiteral("asap"), QStringLiteral("already awaited")};
+
+        QTest::newRow("co_await a QAyo::Task another task awaits")
+            << Misuse([] {
+                   auto slow = []() -> QAyo::Task<int> {
+                       co_await QAyo::sleep(1h);
+                       co_return 1;
+                   };
+                   QAyo::Task<int> task = slow();
+                   QAyo::Scope scope;
+                   scope.asap([&task]() -> QAyo::Task<> { co_await task; });
+                   if (!spinUntil([&] { return scope.runningCount() == 1; }))
+                       throw std::runtime_error("the first awaiter did not start");
+                   auto second = [&task]() -> QAyo::Task<int> { co_return co_await task; };
+                   attemptThenCleanUp([&] { QAyo::Test::run(second(), 3s); },
+                                      [&] {
+                                          scope.cancel();
+                                          QAyo::Test::join(scope);
+                                      });
+               })
+            << QStringLiteral("InvalidStateError") << QStringList{QStringLiteral("co_await"), QStringLiteral("already awaited")};
+
+        // --- timeouts -------------------------------------------------------------------------
+
+        QTest::newRow("signal(object, signal, negative timeout)")
+            << Misuse([] {
+                   QObject object;
+                   auto wait = QAyo::signal(&object, &QObject::objectNameChanged, -5ms);
+               })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("signal"), QStringLiteral("-5")};
+
+        QTest::newRow("withTimeout(-1ms)")
+            << Misuse([] { QAyo::Test::run(QAyo::withTimeout(-1ms, one()), 3s); })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("timeout"), QStringLiteral("-1")};
+
+        QTest::newRow("setTimeout(-5ms)")
+            << Misuse([] {
+                   QAyo::Scope scope;
+                   scope.setTimeout(-5ms);
+               })
+            << QStringLiteral("InvalidArgument") << QStringList{QStringLiteral("timeout"), QStringLiteral("-5")};
+
+        QTest::newRow("setTimeout after the scope started")
+            << Misuse([] {
+                   QAyo::Scope scope({.name = QStringLiteral("running-1")});
+                   scope.asap([] {});
+                   attemptThenCleanUp([&] { scope.setTimeout(1s); }, [&] { QAyo::Test::join(scope); });
+               })
+            << QStringLiteral("InvalidStateError") << QStringList{QStringLiteral("setTimeout"), QStringLiteral("running-1")};
+
+        QTest::newRow("co_await QAyo::aside outside a task of a scope")
+            << Misuse([] {
+                   awaitFromQCoroTask([]() -> QAyo::Task<int> { co_return co_await QAyo::aside([] { return 1; }); });
+               })
+            << QStringLiteral("InvalidStateError") << QStringList{QStringLiteral("aside"), QStringLiteral("scope")};
     }
 
     void misuseRaisesADocumentedError()
@@ -269,6 +407,90 @@ private Q_SLOTS:
                  qPrintable(QStringLiteral("expected %1, got %2 (\"%3\")").arg(expectedType, thrown, message)));
         for (const QString &word : mentions)
             QVERIFY2(message.contains(word), qPrintable(QStringLiteral("\"%1\" does not mention %2").arg(message, word)));
+    }
+
+    void emptyCallableIsRejectedAtTheCall_data()
+    {
+        // Each call names itself and the argument: "<call>: the <argument> is empty ...".
+        QTest::addColumn<Misuse>("misuse");
+        QTest::addColumn<QString>("call");
+        QTest::addColumn<QString>("argument");
+        using Function = std::function<void()>;
+        using TaskFunction = std::function<QAyo::Task<>()>;
+        void (*nullFunction)() = nullptr;
+        int (Counter::*nullMember)() = nullptr;
+        const QString callable = QStringLiteral("callable");
+
+        QTest::newRow("asap(std::function)") << inScope([](QAyo::Scope &s) { s.asap(TaskFunction{}); })
+                                             << QStringLiteral("asap") << callable;
+        QTest::newRow("asap(function pointer)") << inScope([=](QAyo::Scope &s) { s.asap(nullFunction); })
+                                                << QStringLiteral("asap") << callable;
+        QTest::newRow("asap(member pointer, object)") << inScope([=](QAyo::Scope &s) {
+            Counter counter;
+            s.asap(nullMember, &counter);
+        }) << QStringLiteral("asap") << callable;
+        QTest::newRow("asap(limiter, std::function)") << inScope([](QAyo::Scope &s) {
+            QAyo::Limiter limiter(1);
+            s.asap(&limiter, Function{});
+        }) << QStringLiteral("asap") << callable;
+        QTest::newRow("scope << std::function") << inScope([](QAyo::Scope &s) { s << TaskFunction{}; })
+                                                << QStringLiteral("operator<<") << callable;
+        QTest::newRow("fromCallable(function pointer)") << inScope([=](QAyo::Scope &s) { s.fromCallable(nullFunction); })
+                                                        << QStringLiteral("fromCallable") << callable;
+        QTest::newRow("map(std::function)")
+            << inScope([](QAyo::Scope &s) { [[maybe_unused]] auto all = s.map(std::function<int(int)>{}, QList<int>{1, 2}); })
+            << QStringLiteral("map") << callable;
+        QTest::newRow("start(std::function)") << inScope([](QAyo::Scope &s) {
+            [[maybe_unused]] auto starting = s.start(std::function<QAyo::Task<>(QAyo::Started<int>)>{});
+        }) << QStringLiteral("start") << callable;
+        QTest::newRow("after(std::function)") << inScope([](QAyo::Scope &s) { s.after(1s, Function{}); })
+                                              << QStringLiteral("after") << callable;
+        QTest::newRow("at(function pointer)")
+            << inScope([=](QAyo::Scope &s) { s.at(QDateTime::currentDateTime(), nullFunction); })
+            << QStringLiteral("at") << callable;
+        QTest::newRow("every(std::function)") << inScope([](QAyo::Scope &s) { s.every(1s, Function{}); })
+                                              << QStringLiteral("every") << callable;
+        QTest::newRow("Scope::aside(std::function)") << inScope([](QAyo::Scope &s) { s.aside(Function{}); })
+                                                     << QStringLiteral("aside") << callable;
+        QTest::newRow("Scope::asideIn(pool, function pointer)")
+            << inScope([=](QAyo::Scope &s) { s.asideIn(QThreadPool::globalInstance(), nullFunction); })
+            << QStringLiteral("asideIn") << callable;
+        QTest::newRow("Scope::aside(limiter, std::function)") << inScope([](QAyo::Scope &s) {
+            QAyo::Limiter limiter(1);
+            s.aside(&limiter, Function{});
+        }) << QStringLiteral("aside") << callable;
+        QTest::newRow("QAyo::aside(std::function)") << Misuse([] { [[maybe_unused]] auto request = QAyo::aside(Function{}); })
+                                                    << QStringLiteral("aside") << callable;
+        QTest::newRow("QAyo::asideIn(pool, function pointer)")
+            << Misuse([=] { [[maybe_unused]] auto request = QAyo::asideIn(QThreadPool::globalInstance(), nullFunction); })
+            << QStringLiteral("asideIn") << callable;
+        QTest::newRow("QAyo::scope(body)")
+            << Misuse([] { [[maybe_unused]] auto block = QAyo::scope(std::function<void(QAyo::Scope &)>{}); })
+            << QStringLiteral("scope") << QStringLiteral("body");
+        QTest::newRow("cancellable(awaitable, onCancel)")
+            << Misuse([] { [[maybe_unused]] auto request = QAyo::cancellable(QAyo::sleep(1ms), Function{}); })
+            << QStringLiteral("cancellable") << QStringLiteral("onCancel callback");
+        QTest::newRow("Runner::addHook(std::function)") << Misuse([] {
+            QAyo::Runner runner;
+            runner.addHook(QAyo::Runner::Hook::Started, Function{});
+        }) << QStringLiteral("Runner::addHook") << QStringLiteral("hook");
+        QTest::newRow("Runner::start(std::function)") << Misuse([] {
+            QAyo::Runner runner;
+            runner.start(std::function<QAyo::Task<>(QAyo::Scope &)>{});
+        }) << QStringLiteral("Runner::start") << QStringLiteral("main function");
+    }
+
+    void emptyCallableIsRejectedAtTheCall()
+    {
+        QFETCH(Misuse, misuse);
+        QFETCH(QString, call);
+        QFETCH(QString, argument);
+        QString message;
+        const QString thrown = classify(misuse, &message);
+        QVERIFY2(thrown == QStringLiteral("InvalidArgument"),
+                 qPrintable(QStringLiteral("expected InvalidArgument, got %1 (\"%2\")").arg(thrown, message)));
+        const QString expected = QStringLiteral("%1: the %2 is empty").arg(call, argument);
+        QVERIFY2(message.startsWith(expected), qPrintable(QStringLiteral("\"%1\" does not start with \"%2\"").arg(message, expected)));
     }
 
     void rejectedSetMaxConcurrencyKeepsTheLimit()

@@ -685,6 +685,43 @@ private Q_SLOTS:
         QVERIFY(!QAyo::Executors::find(QString()));
     }
 
+    void addedPoolIsUnregisteredWhenDeleted()
+    {
+        const QString name = QStringLiteral("tst_threads.deleted");
+        auto *pool = new QThreadPool;
+        QAyo::Executors::add(name, pool);
+        QCOMPARE(QAyo::Executors::find(name), pool);
+        // Deleted on another thread: the registry is thread-safe, so is the unregistering.
+        std::unique_ptr<QThread> thread(QThread::create([pool] { delete pool; }));
+        thread->start();
+        QVERIFY(thread->wait(5000));
+        QVERIFY(!QAyo::Executors::find(name));
+        QVERIFY(!QAyo::Executors::names().contains(name));
+        QAyo::Scope scope;
+        try {
+            scope.asideIn(name, [] { return 1; });
+            QFAIL("asideIn on a deleted pool's name did not throw");
+        } catch (const QAyo::InvalidArgument &e) {
+            QVERIFY2(e.message().contains(name), qPrintable(e.message()));
+        }
+        QVERIFY(!QAyo::Executors::remove(name));
+    }
+
+    void deletingAnUnregisteredPoolLeavesItsNameAlone()
+    {
+        // The name was removed and given to another pool: deleting the first pool must not
+        // unregister the second.
+        const QString name = QStringLiteral("tst_threads.reused");
+        auto first = std::make_unique<QThreadPool>();
+        QThreadPool second;
+        QAyo::Executors::add(name, first.get());
+        QVERIFY(QAyo::Executors::remove(name));
+        QAyo::Executors::add(name, &second);
+        first.reset();
+        QCOMPARE(QAyo::Executors::find(name), &second);
+        QVERIFY(QAyo::Executors::remove(name));
+    }
+
     void executorsRejectBadInput_data()
     {
         QTest::addColumn<Misuse>("misuse");

@@ -14,6 +14,8 @@
 
 #include <qcoro/qcorotimer.h>
 
+#include <stdexcept>
+
 using namespace std::chrono_literals;
 using namespace TestHelpers;
 
@@ -244,19 +246,30 @@ private Q_SLOTS:
         QCOMPARE(clock->elapsed(), QAyo::Clock::Duration(10ms));
     }
 
+    void cancellableRunsOnCancelThenDelivers_data()
+    {
+        QTest::addColumn<bool>("onCancelThrows");
+        QTest::newRow("onCancel returns") << false;
+        QTest::newRow("onCancel throws: logged with its message, cancellation goes on") << true;
+    }
+
     void cancellableRunsOnCancelThenDelivers()
     {
+        QFETCH(bool, onCancelThrows);
         QAyo::Scope scope;
         QTimer timer;
         timer.setSingleShot(true);
         timer.start(1h);
         bool onCancelRan = false;
         bool cancelled = false;
+        MessageCapture capture;
         scope.asap([&]() -> QAyo::Task<> {
             try {
                 co_await QAyo::cancellable(&timer, [&] {
                     onCancelRan = true;
                     timer.start(0ms); // make the foreign wait complete now
+                    if (onCancelThrows)
+                        throw std::runtime_error("boom in onCancel");
                 });
             } catch (const QAyo::Cancelled &) {
                 cancelled = true;
@@ -268,6 +281,14 @@ private Q_SLOTS:
         QAYO_TEST_JOIN(scope);
         QVERIFY(cancelled);
         QVERIFY(onCancelRan);
+        QVERIFY(scope.errors().isEmpty()); // a throwing onCancel is not an error of the task
+        const QStringList logged = capture.messages("qayo.cancel").filter(QStringLiteral("onCancel"));
+        if (onCancelThrows) {
+            QCOMPARE(logged.size(), 1);
+            QVERIFY2(logged.first().contains(QStringLiteral("boom in onCancel")), qPrintable(logged.first()));
+        } else {
+            QVERIFY2(logged.isEmpty(), qPrintable(logged.join(u'\n')));
+        }
     }
 
     void swallowedCancelIsReportedOnce()

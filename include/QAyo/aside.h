@@ -41,7 +41,8 @@ public:
     //! InvalidArgument for an empty or taken name or a thread count below 1.
     static QThreadPool *create(const QString &name, int maxThreads);
     //! Registers \a pool (not owned) under \a name. Throws InvalidArgument for a null pool or an
-    //! empty or taken name.
+    //! empty or taken name. Deleting the pool unregisters it (find() then returns nullptr, and
+    //! asideIn(name) throws the usual InvalidArgument).
     static void add(const QString &name, QThreadPool *pool);
     //! The pool named \a name, or nullptr.
     static QThreadPool *find(const QString &name);

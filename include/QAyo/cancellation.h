@@ -4,12 +4,14 @@
 // The cancellation toolkit: shield, cancellable, withTimeout, withTimeoutOr.
 // checkpoint() lives in detail/wakeable.h (it is part of the core), QAyo::signal in signal.h.
 
+#include <QAyo/detail/callable.h>
 #include <QAyo/detail/spawn.h>
 #include <QAyo/detail/wakeable.h>
 #include <QAyo/scope.h>
 #include <QAyo/task.h>
 
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <type_traits>
@@ -17,6 +19,10 @@
 namespace QAyo {
 
 namespace detail {
+
+//! Logs on qayo.cancel that a cancellable()'s onCancel threw \a error (with its message); the
+//! error is not rethrown: cancellation goes on.
+QAYO_CORE_EXPORT void warnOnCancelThrew(const std::exception_ptr &error) noexcept;
 
 //! QAyo::shield(a): the awaitable, to be awaited with cancellation held back.
 template<typename A>
@@ -149,7 +155,7 @@ private:
         try {
             std::invoke(self->m_onCancel);
         } catch (...) {
-            qWarning("QAyo::cancellable: the onCancel callback threw; ignored");
+            warnOnCancelThrew(std::current_exception());
         }
     }
     Aw m_inner;
@@ -220,11 +226,14 @@ detail::Shielded<A> shield(A &&awaitable)
 
 //! Makes any awaitable cancellation-aware: when the task is cancelled while suspended on it,
 //! \a onCancel runs (on the next loop turn; e.g. `reply->abort()`), and Cancelled is delivered
-//! once the awaitable completes. onCancel must make the awaitable complete.
+//! once the awaitable completes. onCancel must make the awaitable complete. Throws
+//! InvalidArgument if \a onCancel is a null pointer or an empty std::function. An exception
+//! thrown by onCancel is logged (category qayo.cancel) and otherwise ignored.
 template<typename A, typename F>
     requires std::invocable<std::decay_t<F> &>
 detail::CancellableRequest<A, std::decay_t<F>> cancellable(A &&awaitable, F &&onCancel)
 {
+    detail::checkCallable(onCancel, "cancellable", "onCancel callback");
     return {std::forward<A>(awaitable), std::forward<F>(onCancel)};
 }
 

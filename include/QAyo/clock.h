@@ -29,6 +29,7 @@ public:
     //! Durations, in nanoseconds.
     using Duration = std::chrono::nanoseconds;
 
+    //! Destroys the clock; it must not be installed any more (VirtualClock uninstalls itself).
     virtual ~Clock();
 
     //! The current time of this clock.

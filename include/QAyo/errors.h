@@ -19,6 +19,7 @@ class QAYO_CORE_EXPORT Error : public std::exception
 public:
     //! Creates an error carrying \a message.
     explicit Error(const QString &message);
+    //! Destroys the error.
     ~Error() override;
     //! The message in UTF-8.
     const char *what() const noexcept override;

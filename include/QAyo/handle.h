@@ -135,6 +135,7 @@ public:
         std::swap(m_record, other.m_record);
         return *this;
     }
+    //! Drops this reference; the task goes on (a handle does not own the task's lifetime).
     ~Handle()
     {
         if (m_record)

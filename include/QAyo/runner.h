@@ -4,6 +4,7 @@
 // The program: QAyo::runAsMain, QAyo::Runner (lifecycle hooks, Unix signals) and QAyo::waitFor.
 // docs/program.md has the full contract.
 
+#include <QAyo/detail/callable.h>
 #include <QAyo/diagnostics.h>
 #include <QAyo/scope.h>
 #include <QAyo/task.h>
@@ -27,8 +28,9 @@ using MainFunction = std::function<Task<int>(Scope &)>;
 using HookFunction = std::function<Task<>(Scope &)>;
 
 template<typename Main>
-MainFunction wrapMain(Main main)
+MainFunction wrapMain(Main main, const char *operation)
 {
+    checkCallable(main, operation, "main function");
     using R = std::invoke_result_t<Main &, Scope &>;
     static_assert(IsTask<R>::value, "runAsMain: main must return QAyo::Task<> or QAyo::Task<int>");
     using T = typename IsTask<R>::ValueType;
@@ -128,40 +130,43 @@ public:
     explicit Runner(QObject *parent = nullptr);
     //! A runner with \a options.
     explicit Runner(const RunnerOptions &options, QObject *parent = nullptr);
+    //! Destroys the runner and its root scope (cancelling what still runs).
     ~Runner() override;
 
     //! Runs \a main (Task<> or Task<int> from `Scope &`) in the root scope on the application's
     //! event loop, creating the QCoreApplication from \a argc / \a argv unless one exists, and
     //! returns the exit code: 0 or main's int; 1 (error on stderr) if an exception escaped
     //! main or a hook; 128 + signal number after SIGINT/SIGTERM/SIGHUP.
-    //! Throws InvalidStateError if the runner runs already.
+    //! Throws InvalidStateError if the runner runs already, InvalidArgument for an empty main.
     template<typename Main>
     int exec(int &argc, char **argv, Main main)
     {
-        return execMain(argc, argv, detail::wrapMain(std::move(main)));
+        return execMain(argc, argv, detail::wrapMain(std::move(main), "Runner::exec"));
     }
 
     //! Attaches to an application whose event loop runs already or is about to (QML apps):
     //! spawns \a main into the root scope on the next loop turn and returns at once. When main
     //! and the hooks are done the application quits with exitCode() (unless
     //! RunnerOptions::quitWhenDone is off). Throws InvalidStateError without a
-    //! QCoreApplication or if the runner runs already.
+    //! QCoreApplication or if the runner runs already; InvalidArgument for an empty main.
     template<typename Main>
     void start(Main main)
     {
-        startMain(detail::wrapMain(std::move(main)));
+        startMain(detail::wrapMain(std::move(main), "Runner::start"));
     }
 
     //! Adds a hook for \a hook: \a f takes `QAyo::Scope &` (the root scope) or nothing and
     //! returns void or QAyo::Task<>. Returns an id for setHookEnabled(int, bool) and
     //! removeHook(). Throws InvalidArgument for a coroutine on a hook other than Started,
-    //! Stopping or Stopped (no loop runs there to await it), and for a value that is not a Hook.
+    //! Stopping or Stopped (no loop runs there to await it), for a value that is not a Hook,
+    //! and for an empty \a f.
     template<typename F>
     int addHook(Hook hook, F f)
     {
         using R = typename detail::HookResult<F>::type;
         static_assert(std::is_void_v<R> || std::is_same_v<R, Task<>>,
                       "Runner::addHook: the hook must return void or QAyo::Task<>");
+        detail::checkCallable(f, "Runner::addHook", "hook");
         auto call = [f = std::move(f)](Scope &root) mutable -> R {
             if constexpr (std::is_invocable_v<F &, Scope &>)
                 return f(root);

@@ -84,6 +84,7 @@ public:
         std::swap(m_record, other.m_record);
         return *this;
     }
+    //! Drops this reference; the registration stays in its scope.
     ~Scheduled();
 
     //! True if the handle refers to a registration.

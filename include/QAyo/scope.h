@@ -2,6 +2,7 @@
 #pragma once
 
 #include <QAyo/aside.h>
+#include <QAyo/detail/callable.h>
 #include <QAyo/detail/spawn.h>
 #include <QAyo/detail/wakeable.h>
 #include <QAyo/handle.h>
@@ -124,6 +125,9 @@ QAYO_CORE_EXPORT Task<ScopeOutcome> runBlockScope(ScopeOptions options,
  * - co_await scope (the join) closes the scope: afterwards spawning throws ScopeClosedError.
  * - Destroying the scope (e.g. with its parent QObject) destroys the frames of suspended tasks:
  *   no task ever resumes into freed memory.
+ * - Every call that takes a callable (asap, <<, fromCallable, map, start, after, at, every,
+ *   aside, asideIn) throws InvalidArgument naming the call if it is a null function pointer or
+ *   an empty std::function - at the call, not when the task would start.
  *
  * Thread rules: use a scope on its thread (QObject affinity). From other threads only the
  * spawning calls (asap, <<, fromCallable, all, map, after, at, every, aside) and cancel() are
@@ -162,35 +166,40 @@ public:
     // --- spawning --------------------------------------------------------------------------
 
     //! Queues \a task (a QAyo::Task<T>); throws InvalidArgument if it is empty,
+    //! InvalidStateError if it was awaited already (a task is awaited or spawned once),
     //! ScopeClosedError if the scope has finished or is being destroyed.
     template<typename T>
     Handle<T> asap(Task<T> &&task)
     {
         checkCanSpawn("asap");
-        if (!task.isValid())
-            throw InvalidArgument(QStringLiteral("task: cannot spawn an empty (moved-from) QAyo::Task"));
+        task.checkSpawnable("asap");
         auto factory = [t = std::move(task)]() mutable { return std::move(t); };
         return spawnFactory<T>(std::move(factory), SpawnKind::Normal);
     }
 
     //! Adopts \a task, a QCoro::Task that is running already: the scope waits for it (even
-    //! when cancelled) but cannot interrupt it. Not counted against maxConcurrency.
+    //! when cancelled) but cannot interrupt it. Not counted against maxConcurrency. Throws
+    //! InvalidArgument if it is empty (default-constructed or moved-from).
     template<typename T>
     Handle<T> asap(QCoro::Task<T> &&task)
     {
         checkCanSpawn("asap", false);
+        if (detail::isEmptyQCoroTask(task))
+            throw InvalidArgument(QStringLiteral("task: cannot spawn an empty (moved-from) QCoro::Task"));
         auto factory = [t = std::move(task)]() mutable { return detail::awaitRunning<T>(std::move(t)); };
         return spawnFactory<T>(std::move(factory), SpawnKind::Eager);
     }
 
     //! Queues a call of \a f with \a args (copied). Lazy: f runs - and its coroutine frame
     //! exists - only once a slot is free. f may return a QAyo::Task, a QCoro::Task, any
-    //! awaitable, or a plain value.
+    //! awaitable, or a plain value. Throws InvalidArgument if f is a null pointer or an empty
+    //! std::function.
     template<typename F, typename... Args>
         requires std::invocable<std::decay_t<F> &, std::decay_t<Args> &...>
     auto asap(F &&f, Args &&...args)
     {
         checkCanSpawn("asap");
+        detail::checkCallable(f, "asap");
         using R = std::invoke_result_t<std::decay_t<F> &, std::decay_t<Args> &...>;
         using T = typename detail::SpawnValue<R>::type;
         return spawnFactory<T>(detail::makeCallableFactory(std::forward<F>(f), std::forward<Args>(args)...),
@@ -201,6 +210,7 @@ public:
     template<typename F, typename... Args>
     auto fromCallable(F &&f, Args &&...args)
     {
+        detail::checkCallable(f, "fromCallable");
         return asap(std::forward<F>(f), std::forward<Args>(args)...);
     }
 
@@ -211,8 +221,7 @@ public:
     Handle<T> asap(Limiter *limiter, Task<T> &&task)
     {
         checkCanSpawn("asap", false);
-        if (!task.isValid())
-            throw InvalidArgument(QStringLiteral("task: cannot spawn an empty (moved-from) QAyo::Task"));
+        task.checkSpawnable("asap");
         detail::LimiterTicket *ticket = detail::makeRecordTicket(limiter, "asap");
         auto factory = [t = std::move(task)]() mutable { return std::move(t); };
         return spawnFactory<T>(std::move(factory), SpawnKind::Normal, ticket);
@@ -225,6 +234,7 @@ public:
     auto asap(Limiter *limiter, F &&f, Args &&...args)
     {
         checkCanSpawn("asap", false);
+        detail::checkCallable(f, "asap");
         using R = std::invoke_result_t<std::decay_t<F> &, std::decay_t<Args> &...>;
         using T = typename detail::SpawnValue<R>::type;
         auto factory = detail::makeCallableFactory(std::forward<F>(f), std::forward<Args>(args)...);
@@ -258,6 +268,7 @@ public:
                       "callable give T explicitly: start<T>(f, args...))");
         checkCanSpawn("start");
         checkOnScopeThread("start");
+        detail::checkCallable(f, "start");
         auto state = std::make_shared<detail::StartValueState<V>>();
         auto call = detail::makeCallableFactory(std::forward<F>(f), Started<V>(state), std::forward<Args>(args)...);
         auto factory = [state, call = std::move(call)]() mutable {
@@ -273,6 +284,7 @@ public:
     template<typename X>
     Scope &operator<<(X &&x)
     {
+        detail::checkCallable(x, "operator<<");
         asap(std::forward<X>(x));
         return *this;
     }
@@ -304,6 +316,7 @@ public:
         using Item = std::ranges::range_value_t<R>;
         using Ret = std::invoke_result_t<F &, Item &>;
         using T = typename detail::SpawnValue<Ret>::type;
+        detail::checkCallable(f, "map");
         QList<Handle<T>> handles;
         for (const auto &item : items)
             handles.append(asap(f, item));
@@ -336,6 +349,7 @@ public:
     Scheduled after(std::chrono::milliseconds delay, F &&f, Args &&...args)
     {
         checkCanSpawn("after");
+        detail::checkCallable(f, "after");
         auto *record = makeSchedule(std::forward<F>(f), std::forward<Args>(args)...);
         return scheduleRecord(record, detail::ScheduleRecord::Kind::After, delay, {});
     }
@@ -361,6 +375,7 @@ public:
     Scheduled at(std::chrono::system_clock::time_point when, F &&f, Args &&...args)
     {
         checkCanSpawn("at");
+        detail::checkCallable(f, "at");
         auto *record = makeSchedule(std::forward<F>(f), std::forward<Args>(args)...);
         return scheduleRecord(record, detail::ScheduleRecord::Kind::At, {}, when);
     }
@@ -376,6 +391,7 @@ public:
         checkCanSpawn("every");
         if (interval <= std::chrono::milliseconds::zero())
             throw InvalidArgument(QStringLiteral("every: interval must be positive, got %1 ms").arg(interval.count()));
+        detail::checkCallable(f, "every");
         auto *record = makeSchedule(std::forward<F>(f), std::forward<Args>(args)...);
         return scheduleRecord(record, detail::ScheduleRecord::Kind::Every, interval, {});
     }
@@ -391,6 +407,7 @@ public:
         requires detail::AsideCallable<std::decay_t<F>, std::decay_t<Args>...>
     auto aside(F &&f, Args &&...args)
     {
+        detail::checkCallable(f, "aside");
         return asideIn(QThreadPool::globalInstance(), std::forward<F>(f), std::forward<Args>(args)...);
     }
 
@@ -409,6 +426,7 @@ public:
         requires detail::AsideCallable<std::decay_t<F>, std::decay_t<Args>...>
     auto aside(Limiter *limiter, F &&f, Args &&...args)
     {
+        detail::checkCallable(f, "aside");
         return asideIn(QThreadPool::globalInstance(), limiter, std::forward<F>(f), std::forward<Args>(args)...);
     }
 
@@ -585,6 +603,7 @@ private:
         checkCanSpawn("asideIn", false);
         if (!pool)
             throw InvalidArgument(QStringLiteral("asideIn: the pool is null"));
+        detail::checkCallable(f, "asideIn");
         using Fn = std::decay_t<F>;
         using ArgTuple = std::tuple<std::decay_t<Args>...>;
         using T = typename detail::AsideValue<Fn, std::decay_t<Args>...>::type;
@@ -642,6 +661,7 @@ private:
 template<typename Body>
 Task<ScopeOutcome> scope(ScopeOptions options, Body body)
 {
+    detail::checkCallable(body, "scope", "body");
     return detail::runBlockScope(std::move(options), [body = std::move(body)](Scope &s) mutable {
         using R = std::invoke_result_t<Body &, Scope &>;
         if constexpr (std::is_void_v<R>)
@@ -686,6 +706,7 @@ struct AsideRequest
 template<typename F, typename... Args>
 auto aside(F &&f, Args &&...args)
 {
+    detail::checkCallable(f, "aside");
     return detail::AsideRequest<std::decay_t<F>, std::tuple<std::decay_t<Args>...>>{
         QThreadPool::globalInstance(), std::forward<F>(f), {std::forward<Args>(args)...}};
 }
@@ -696,6 +717,7 @@ auto asideIn(QThreadPool *pool, F &&f, Args &&...args)
 {
     if (!pool)
         throw InvalidArgument(QStringLiteral("asideIn: the pool is null"));
+    detail::checkCallable(f, "asideIn");
     return detail::AsideRequest<std::decay_t<F>, std::tuple<std::decay_t<Args>...>>{
         pool, std::forward<F>(f), {std::forward<Args>(args)...}};
 }
@@ -716,6 +738,7 @@ auto aside(Limiter *limiter, F &&f, Args &&...args)
 {
     if (!limiter)
         throw InvalidArgument(QStringLiteral("aside: the limiter is null"));
+    detail::checkCallable(f, "aside");
     return detail::AsideRequest<std::decay_t<F>, std::tuple<std::decay_t<Args>...>>{
         QThreadPool::globalInstance(), std::forward<F>(f), {std::forward<Args>(args)...}, limiter};
 }

@@ -10,6 +10,7 @@
 #include <QObject>
 #include <QPointer>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -30,6 +31,10 @@ namespace detail {
 //! The calling thread's QAyo context object: the receiver (and so the delivery thread) of the
 //! connections QAyo's waits make.
 QAYO_CORE_EXPORT QObject *threadContextObject();
+
+//! Throws InvalidArgument "<operation>: timeout must not be negative, got N ms" for a negative
+//! \a timeout (the same rule as withTimeout and a scope's timeout).
+QAYO_CORE_EXPORT void checkTimeoutNotNegative(const char *operation, std::chrono::milliseconds timeout);
 
 //! True for the hidden QPrivateSignal tag that Qt appends to private signals (QTimer::timeout,
 //! QProcess::started, ...). The type is private to its class, so it is recognised by name.
@@ -254,11 +259,13 @@ detail::SignalOnceAwaiter<Object, Signal> signal(Object *object, Signal signal)
 }
 
 //! As signal(object, signal), but gives up after \a timeout: returns an empty optional then
-//! (for a signal without arguments, an optional<std::monostate>).
+//! (for a signal without arguments, an optional<std::monostate>). A negative \a timeout throws
+//! InvalidArgument from this call (as withTimeout does).
 template<typename Object, typename Signal>
     requires std::derived_from<Object, QObject>
 detail::SignalAwaiter<Object, Signal> signal(Object *object, Signal signal, std::chrono::milliseconds timeout)
 {
+    detail::checkTimeoutNotNegative("signal", timeout);
     return detail::SignalAwaiter<Object, Signal>(object, signal, timeout);
 }
 

@@ -18,6 +18,9 @@
 //   await throws QAyo::Cancelled - before suspending, or on waking.
 // * Awaited from elsewhere. A QCoro::Task or any coroutine can co_await a QAyo::Task; it then
 //   has no record, runs without a scope, and is cancelled only by its own inner scopes.
+// * Once. A task is awaited or spawned once: the promise's m_awaited flag is set by the first
+//   co_await, and a second co_await (or a spawn after it) throws InvalidStateError instead of
+//   resuming a frame that is suspended elsewhere or has finished (docs/decisions.md).
 
 #include <QAyo/detail/checkpoint.h>
 #include <QAyo/detail/record.h>
@@ -39,6 +42,11 @@ namespace detail {
 
 template<typename T>
 class TaskPromise;
+
+//! Throws InvalidStateError "<operation>: the task was already awaited ..." (out of line).
+[[noreturn]] QAYO_CORE_EXPORT void throwTaskAlreadyAwaited(const char *operation);
+//! Throws InvalidArgument "task: cannot spawn an empty (moved-from) QAyo::Task" (out of line).
+[[noreturn]] QAYO_CORE_EXPORT void throwEmptyTaskSpawned();
 
 //! Recognises Task<T> and tells its value type.
 template<typename T>
@@ -65,11 +73,15 @@ public:
     {
         if (!m_child)
             throw InvalidArgument(QStringLiteral("task: cannot co_await an empty (moved-from) QAyo::Task"));
+        auto &promise = m_child.promise();
+        if (promise.m_awaited)
+            throwTaskAlreadyAwaited("co_await");
+        promise.m_awaited = true;
         if (m_record && m_record->isCancelled()) {
             m_cancelledBefore = true;
             return true;
         }
-        return m_child.done();
+        return false; // a lazy task that was never awaited nor spawned has not run
     }
 
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept
@@ -147,6 +159,7 @@ public:
     TaskRecord *m_record = nullptr;
     std::exception_ptr m_exception;
     bool m_root = false;
+    bool m_awaited = false; // set by the first co_await: a task is awaited (or spawned) once
 };
 
 //! Final awaiter: back to the awaiting coroutine, or hand the outcome to the record.
@@ -249,9 +262,20 @@ public:
     bool isValid() const noexcept { return bool(m_handle); }
 
     //! Awaiting from QCoro::Task or any other coroutine: runs the task inline, without a scope.
+    //! A task is awaited or spawned once: a second co_await throws InvalidStateError.
     auto operator co_await() && noexcept { return detail::InlineTaskAwaiter<T>(m_handle, nullptr); }
     //! Awaiting a Task lvalue: the same as awaiting it as an rvalue (runs inline, without a scope).
     auto operator co_await() & noexcept { return detail::InlineTaskAwaiter<T>(m_handle, nullptr); }
+
+    //! Internal (scopes call it before adopting the frame): throws InvalidArgument if the task
+    //! is empty, InvalidStateError naming \a operation if it was awaited already.
+    void checkSpawnable(const char *operation) const
+    {
+        if (!m_handle)
+            detail::throwEmptyTaskSpawned();
+        if (m_handle.promise().m_awaited)
+            detail::throwTaskAlreadyAwaited(operation);
+    }
 
     //! Gives up ownership of the coroutine (internal: used by scopes to adopt the frame).
     std::coroutine_handle<promise_type> release() noexcept { return std::exchange(m_handle, {}); }

@@ -47,7 +47,9 @@ public:
     //! True while installed.
     bool isInstalled() const noexcept { return m_installed; }
 
+    //! The virtual current time: moves only by advance(), advanceTo() or an autojump.
     TimePoint now() const override { return m_now; }
+    //! The wall-clock time at install, moved along with now().
     std::chrono::system_clock::time_point systemNow() const override;
 
     //! Moves time forward by \a duration (negative: InvalidArgument), firing deadlines in order.

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
+#include <QAyo/detail/callable.h>
 #include <QAyo/errors.h>
+#include <QAyo/task.h>
 
 #include <typeinfo>
 
@@ -62,3 +64,25 @@ bool isCancellation(const std::exception_ptr &error)
 
 } // namespace detail
 } // namespace QAyo
+
+namespace QAyo::detail {
+
+void throwTaskAlreadyAwaited(const char *operation)
+{
+    throw InvalidStateError(
+        QStringLiteral("%1: the task was already awaited (a QAyo::Task is awaited or spawned once)")
+            .arg(QLatin1String(operation)));
+}
+
+void throwEmptyTaskSpawned()
+{
+    throw InvalidArgument(QStringLiteral("task: cannot spawn an empty (moved-from) QAyo::Task"));
+}
+
+void throwEmptyCallable(const char *operation, const char *argument)
+{
+    throw InvalidArgument(QStringLiteral("%1: the %2 is empty (a null pointer or an empty function)")
+                              .arg(QLatin1String(operation), QLatin1String(argument)));
+}
+
+} // namespace QAyo::detail

@@ -3,6 +3,7 @@
 #include <QAyo/errors.h>
 
 #include <QHash>
+#include <QObject>
 #include <QMutex>
 
 #include <memory>
@@ -14,6 +15,7 @@ struct Entry
 {
     QThreadPool *pool = nullptr;
     std::shared_ptr<QThreadPool> owned; // set when Executors::create() made the pool
+    QMetaObject::Connection destroyed;  // add(): unregisters the pool when it is deleted
 };
 
 struct Registry
@@ -47,7 +49,7 @@ QThreadPool *Executors::create(const QString &name, int maxThreads)
     QMutexLocker lock(&r.mutex);
     if (r.entries.contains(name))
         throw InvalidArgument(QStringLiteral("Executors::create: an executor named '%1' exists already").arg(name));
-    r.entries.insert(name, Entry{pool.get(), pool});
+    r.entries.insert(name, Entry{pool.get(), pool, {}});
     return pool.get();
 }
 
@@ -60,7 +62,18 @@ void Executors::add(const QString &name, QThreadPool *pool)
     QMutexLocker lock(&r.mutex);
     if (r.entries.contains(name))
         throw InvalidArgument(QStringLiteral("Executors::add: an executor named '%1' exists already").arg(name));
-    r.entries.insert(name, Entry{pool, nullptr});
+    // Not owned: when the pool is deleted, find() must not hand out the dangling pointer. The
+    // slot runs in ~QObject on the deleting thread (direct connection), under the lock; the
+    // entry goes only if it still names this pool (the name may have been reused meanwhile).
+    auto unregister = [name, pool] {
+        Registry &r = registry();
+        QMutexLocker lock(&r.mutex);
+        auto it = r.entries.find(name);
+        if (it != r.entries.end() && it->pool == pool)
+            r.entries.erase(it);
+    };
+    QMetaObject::Connection destroyed = QObject::connect(pool, &QObject::destroyed, unregister);
+    r.entries.insert(name, Entry{pool, nullptr, destroyed});
 }
 
 QThreadPool *Executors::find(const QString &name)
@@ -88,6 +101,7 @@ bool Executors::remove(const QString &name)
         if (it == r.entries.end())
             return false;
         owned = std::move(it->owned);
+        QObject::disconnect(it->destroyed);
         r.entries.erase(it);
     }
     if (owned)

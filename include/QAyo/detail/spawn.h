@@ -29,6 +29,22 @@ struct IsQCoroTask<QCoro::Task<T>> : std::true_type
 {
 };
 
+//! True if \a task holds no coroutine (default-constructed or moved-from). QCoro 0.8's Task
+//! keeps its handle private and isReady() does not tell "empty" from "finished"; the base of
+//! its awaiter (QCoro::detail::TaskAwaiterBase) shows the handle to subclasses, so a subclass
+//! copied from the awaiter reads it.
+template<typename T>
+bool isEmptyQCoroTask(const QCoro::Task<T> &task) noexcept
+{
+    using Base = QCoro::detail::TaskAwaiterBase<typename QCoro::Task<T>::promise_type>;
+    struct Peek : Base
+    {
+        explicit Peek(const Base &awaiter) noexcept : Base(awaiter) {}
+        bool isEmpty() const noexcept { return !this->mAwaitedCoroutine; }
+    };
+    return Peek(task.operator co_await()).isEmpty();
+}
+
 //! Anything co_await accepts (QCoro's definition plus the Qt types QCoro knows).
 template<typename A>
 concept AwaitableValue = QCoro::Awaitable<std::remove_cvref_t<A>> || HasQCoroAwaiter<A>;
@@ -60,6 +76,10 @@ struct SpawnValue<R>
 template<typename T, typename A>
 Task<T> awaitInTask(A awaitable)
 {
+    if constexpr (IsQCoroTask<A>::value) {
+        if (isEmptyQCoroTask(awaitable))
+            throw InvalidArgument(QStringLiteral("task: the callable returned an empty QCoro::Task"));
+    }
     if constexpr (std::is_void_v<T>)
         co_await std::move(awaitable);
     else
@@ -97,6 +117,7 @@ public:
             Task<T> task = (*m_factory)();
             if (!task.isValid())
                 throw InvalidArgument(QStringLiteral("task: the callable returned an empty QAyo::Task"));
+            task.checkSpawnable("task");
             auto root = task.release();
             root.promise().m_record = this;
             root.promise().m_root = true;
