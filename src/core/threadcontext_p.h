@@ -139,8 +139,19 @@ QAYO_CORE_EXPORT void postToThreadOf(QObject *home, ReadyNode *node) noexcept;
 //! dies (on that thread, its loop gone): the node must finish there, or give back what it holds.
 QAYO_CORE_EXPORT bool postToContext(QObject *context, std::uint64_t id, ReadyNode *node,
                                     ReadyNode::RunFunction orphaned) noexcept;
+//! postToContext() for the context whose id() is \a id, found by its id alone: for a thread known
+//! only by the id it recorded (a task's or a schedule's home thread, see TaskRecord::homeContext).
+//! Returns false, posting nothing, if that thread's context has ended.
+QAYO_CORE_EXPORT bool postToContextId(std::uint64_t id, ReadyNode *node, ReadyNode::RunFunction orphaned) noexcept;
 //! The id() of the calling thread's context (see postToContext()).
 QAYO_CORE_EXPORT std::uint64_t threadContextId();
+//! The id() of the calling thread's context, or 0 if it has none yet (never creates one). Ids
+//! start at 1, so a home id of 0 ("not known yet") never matches.
+inline std::uint64_t threadContextIdIfAny() noexcept
+{
+    const ThreadContext *context = tlsCurrentContext;
+    return context ? context->id() : 0;
+}
 //! Takes back the nodes still on their way to \a home (it is being destroyed) and disposes of
 //! them: with the letter's own orphaned function (see postToContext()), else with \a dispose.
 QAYO_CORE_EXPORT void purgeMail(QObject *home, void (*dispose)(ReadyNode *) noexcept) noexcept;

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <new>
 #include <optional>
@@ -118,8 +119,11 @@ public:
     void warnCancelSwallowed() const;
 
     //! Cancels this task (and the scopes created inside it); wakes it if it is suspended on a
-    //! cancellation-aware await. Level-triggered: stays cancelled until the task ends.
+    //! cancellation-aware await. Level-triggered: stays cancelled until the task ends. From
+    //! another thread than the task's, the cancel is posted there and takes effect soon after.
     void requestCancel() noexcept;
+    //! True if the calling thread is the one the task lives on (its scope's, once it got there).
+    bool isOnHomeThread() const noexcept;
 
     //! The root frame reached its final suspend point: destroys the frame, records the outcome.
     void rootFinished(std::exception_ptr error) noexcept;
@@ -149,6 +153,12 @@ public:
     TaskRecord *nextInScope = nullptr;
     ScopePrivate *scope = nullptr;       // null once the scope is gone (orphaned record)
     std::atomic<Scope *> homeScope{nullptr}; // the target scope, readable from any thread
+    //! The id of the home thread's QAyo context (threadcontext_p.h), set on that thread when the
+    //! record reaches its scope; 0 before, CancelledInFlight if a cancel came meanwhile. A cancel
+    //! from another thread is mailed to the home thread by this id.
+    std::atomic<std::uint64_t> homeContext{0};
+    //! homeContext of a record cancelled on its way to its scope (no context has this id).
+    static constexpr std::uint64_t CancelledInFlight = ~std::uint64_t(0);
     std::coroutine_handle<> frame;       // root frame while running
     CancelHook *hook = nullptr;          // the cancellation-aware awaiter it is suspended on
     ScopePrivate *firstChildScope = nullptr; // scopes created inside this task (intrusive list)
@@ -166,6 +176,11 @@ public:
     bool counted = true;                 // counts against maxConcurrency
     bool neverDrop = false;              // running already (adopted QCoro::Task): always waited for
     bool variantResult = false;          // resultAsVariant() may give a value (copyable result)
+
+private:
+    std::atomic<int> m_refs{1}; // here, not last: it fills the hole after the flags above
+
+public:
     LimiterTicket *limiterTicket = nullptr; // the Limiter slot it asks for or holds (until settled)
 
 protected:
@@ -174,7 +189,6 @@ protected:
 
 private:
     static void runStart(ReadyNode *node) noexcept;
-    std::atomic<int> m_refs{1};
 };
 
 //! A record that stores a result of type T.
