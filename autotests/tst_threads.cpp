@@ -1066,6 +1066,25 @@ private Q_SLOTS:
         QAYO_TEST_JOIN(scope);
     }
 
+    void setNameFromAnotherThreadIsInvalidState()
+    {
+        QAyo::Scope scope;
+        auto handle = scope.asap(valueAfter(1ms, 1));
+        QString error;
+        std::thread other([&] {
+            try {
+                handle.setName(QStringLiteral("elsewhere"));
+            } catch (const QAyo::InvalidStateError &e) {
+                error = QString::fromUtf8(e.what());
+            }
+        });
+        other.join();
+        QVERIFY2(error.contains(QLatin1String("Handle::setName()")), qPrintable(error));
+        handle.setName(QStringLiteral("here"));
+        QCOMPARE(handle.name(), QStringLiteral("here"));
+        QAYO_TEST_JOIN(scope);
+    }
+
     void scopeMovedToAWorkerThreadRunsItsTasksThere()
     {
         Worker worker;
