@@ -78,6 +78,20 @@ QAyo::Task<> startCatching(QAyo::Scope *scope, F f, QString *caught)
     }
 }
 
+//! The ids below \a count not divisible by 4, shuffled (fixed seed): the waiters a test withdraws
+//! from the middle of a queue as well as from its ends.
+std::vector<int> shuffledThreeQuarters(int count)
+{
+    std::vector<int> ids;
+    for (int i = 0; i < count; ++i) {
+        if (i % 4 != 0)
+            ids.push_back(i);
+    }
+    std::mt19937 shuffle(20261125);
+    std::shuffle(ids.begin(), ids.end(), shuffle);
+    return ids;
+}
+
 //! Lives on a worker thread: keeps it busy (no event delivered there) until \a gate opens. Called
 //! by name (queued), the atomic is the hand-over (see tst_aside's OrphaningWorker).
 class BusyWorker : public QObject
@@ -506,14 +520,7 @@ private Q_SLOTS:
             }
         }
         QTRY_COMPARE(limiter->waitingCount(), count);
-        std::vector<int> withdrawn;
-        for (int i = 0; i < count; ++i) {
-            if (i % 4 != 0)
-                withdrawn.push_back(i);
-        }
-        std::mt19937 shuffle(20261125);
-        std::shuffle(withdrawn.begin(), withdrawn.end(), shuffle);
-        for (int i : withdrawn)
+        for (int i : shuffledThreeQuarters(count))
             handles[std::size_t(i)].cancel();
         QTRY_COMPARE(limiter->waitingCount(), count / 4);
         QList<int> expected;
@@ -535,6 +542,30 @@ private Q_SLOTS:
         QCOMPARE(order, expected);
         QCOMPARE(limiter->borrowed(), 0);
         QCOMPARE(limiter->waitingCount(), 0);
+    }
+
+    void queuedTasksCancelledInAnyOrderLeaveTheOthersInFifoOrder()
+    {
+        // The same through a scope's own queue (maxConcurrency 1, the slot held by a first task):
+        // 150 of 200 queued tasks cancelled in a shuffled order.
+        constexpr int count = 200;
+        bool release = false;
+        QList<int> order;
+        QAyo::Scope scope({.maxConcurrency = 1});
+        scope.asap(waitUntil(&release));
+        std::vector<QAyo::Handle<void>> handles;
+        for (int i = 0; i < count; ++i)
+            handles.push_back(scope.asap([&order, i] { order.append(i); }));
+        QCOMPARE(scope.pendingCount(), count + 1);
+        for (int i : shuffledThreeQuarters(count))
+            handles[std::size_t(i)].cancel();
+        QCOMPARE(scope.pendingCount(), count / 4 + 1);
+        release = true;
+        QVERIFY(QTest::qWaitFor([&] { return !scope.isActive(); }));
+        QList<int> expected;
+        for (int i = 0; i < count; i += 4)
+            expected.append(i);
+        QCOMPARE(order, expected);
     }
 
     void slotGrantedToACancelledWaiterIsPassedOn()
@@ -697,12 +728,23 @@ private Q_SLOTS:
         held.release(); // on this thread, after the limiter and the scope: harmless
     }
 
+    void slotOnItsWayToAThreadThatEndsIsPassedOn_data()
+    {
+        QTest::addColumn<int>("waiters");
+        QTest::addColumn<bool>("scopeLeftAlive");
+        QTest::newRow("one waiter, its scope deleted on finished") << 1 << false;
+        // The slot passed on goes to the second waiter, of the same dying thread.
+        QTest::newRow("two waiters, their scope left alive") << 2 << true;
+    }
+
     void slotOnItsWayToAThreadThatEndsIsPassedOn()
     {
         // A worker thread's task waits for the slot. The slot is granted while that thread is
         // busy and told to quit: it is posted there and never delivered, and the worker's scope
-        // goes with the thread (deleteLater on finished, the usual worker pattern). The slot
-        // must not go with them.
+        // goes with the thread (deleteLater on finished, the usual worker pattern) or is left
+        // alive. The slot must not go with them, not even to a second waiter of the same thread.
+        QFETCH(int, waiters);
+        QFETCH(bool, scopeLeftAlive);
         QAyo::Limiter limiter(1);
         QAyo::LimiterToken held = limiter.tryAcquire();
         QVERIFY(held.isHeld());
@@ -712,11 +754,13 @@ private Q_SLOTS:
         auto *remote = new QAyo::Scope;
         remote->moveToThread(&worker);
         side.moveToThread(&worker);
-        connect(&worker, &QThread::finished, remote, &QObject::deleteLater);
+        if (!scopeLeftAlive)
+            connect(&worker, &QThread::finished, remote, &QObject::deleteLater);
         worker.start();
         std::atomic<int> calls{0};
-        QAyo::Handle<void> handle = remote->asap(&limiter, [&] { ++calls; }); // posted there
-        QTRY_COMPARE(limiter.waitingCount(), 1);
+        for (int i = 0; i < waiters; ++i)
+            remote->asap(&limiter, [&] { ++calls; }); // posted there
+        QTRY_COMPARE(limiter.waitingCount(), waiters);
         QMetaObject::invokeMethod(&side, "stayBusy", Qt::QueuedConnection);
         QVERIFY(QTest::qWaitFor([&] { return side.busy.load(); }));
         worker.quit(); // its loop ends as soon as stayBusy() returns
@@ -728,21 +772,32 @@ private Q_SLOTS:
         QCOMPARE(limiter.waitingCount(), 0);
         QCOMPARE(calls.load(), 0);
         QVERIFY(limiter.tryAcquire().isHeld());
+        if (scopeLeftAlive)
+            delete remote; // a scope of an ended thread: its tasks never ran
+    }
+
+    void slotGrantedToAThreadThatHasEndedIsPassedOn_data()
+    {
+        QTest::addColumn<int>("waiters");
+        QTest::newRow("one") << 1;
+        QTest::newRow("50 000") << 50000; // passed from one to the next without recursion
     }
 
     void slotGrantedToAThreadThatHasEndedIsPassedOn()
     {
-        // The waiting task's thread has ended, its scope still alive (a plain thread that never
+        // The waiting tasks' thread has ended, their scope still alive (a plain thread that never
         // joined or destroyed it): the grant finds the thread gone and passes the slot on.
+        QFETCH(int, waiters);
         QAyo::Limiter limiter(1);
         QAyo::LimiterToken held = limiter.tryAcquire();
         std::unique_ptr<QAyo::Scope> left;
         std::atomic<int> calls{0};
         std::thread([&] {
             left = std::make_unique<QAyo::Scope>();
-            left->asap(&limiter, [&] { ++calls; }); // waits for the slot
+            for (int i = 0; i < waiters; ++i)
+                left->asap(&limiter, [&] { ++calls; }); // waits for the slot
         }).join(); // the thread and its QAyo context are gone
-        QCOMPARE(limiter.waitingCount(), 1);
+        QCOMPARE(limiter.waitingCount(), waiters);
         held.release();
         QCOMPARE(limiter.borrowed(), 0);
         QCOMPARE(limiter.waitingCount(), 0);

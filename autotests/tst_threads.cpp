@@ -1277,11 +1277,20 @@ private Q_SLOTS:
         worker.destroy(remote);
     }
 
+    void completionForAnAwaiterWhoseThreadHasEndedIsDropped_data()
+    {
+        QTest::addColumn<bool>("postedBeforeTheEnd");
+        QTest::newRow("completion after the thread ended") << false;
+        QTest::newRow("completion posted while the thread is busy, then it ends") << true;
+    }
+
     void completionForAnAwaiterWhoseThreadHasEndedIsDropped()
     {
         // A task on a plain thread awaits a handle of this thread, and that thread ends with the
         // task still waiting (its scope left alive): the thread's QAyo context, and with it the
-        // port the completion would be posted to, are gone. The completion is dropped, and said.
+        // port the completion would be posted to, are gone. The completion is dropped, and said
+        // - also when it was posted to the port before the thread ended, never delivered.
+        QFETCH(bool, postedBeforeTheEnd);
         MessageCapture capture;
         QAyo::Scope mainScope;
         bool go = false;
@@ -1289,8 +1298,10 @@ private Q_SLOTS:
         mainHandle.setName(QStringLiteral("awaited"));
         std::unique_ptr<QAyo::Scope> left;
         std::atomic<bool> awaiting { false };
+        std::atomic<bool> busy { false };
+        Gate gate;
         bool resumed = false;
-        std::thread([&] {
+        std::thread side([&] {
             QEventLoop loop; // gives the thread an event dispatcher: its tasks run from it
             left = std::make_unique<QAyo::Scope>();
             left->asap([&]() -> QAyo::Task<> {
@@ -1298,13 +1309,27 @@ private Q_SLOTS:
                 co_await mainHandle;
                 resumed = true;
             });
-            QTest::qWaitFor([&] { return awaiting.load(); }, 10000);
-        }).join(); // the thread and its QAyo context are gone
+            static_cast<void>(QTest::qWaitFor([&] { return awaiting.load(); }, 10000)); // checked below
+            if (postedBeforeTheEnd) {
+                busy = true; // no event is delivered here from now on
+                gate.waitOpen();
+            }
+        });
+        if (postedBeforeTheEnd) {
+            QVERIFY(pollUntil([&] { return busy.load(); }));
+            QCoreApplication::sendPostedEvents(); // the wait registers with the main task
+            go = true; // the main task ends: its completion is posted to the busy thread
+            QVERIFY(spinUntil([&] { return mainHandle.isFinished(); }));
+            gate.open();
+        }
+        side.join(); // the thread and its QAyo context are gone
         QVERIFY(awaiting.load());
-        spinFor(20ms); // the wait registers with the main task
-        go = true;     // the main task ends: its completion finds the awaiter's thread gone
-        QVERIFY(spinUntil([&] { return mainHandle.isFinished(); }));
-        spinFor(20ms);
+        if (!postedBeforeTheEnd) {
+            spinFor(20ms); // the wait registers with the main task (or finds it ended: the same)
+            go = true;     // the main task ends: its completion finds the awaiter's thread gone
+            QVERIFY(spinUntil([&] { return mainHandle.isFinished(); }));
+            spinFor(20ms);
+        }
         QVERIFY(!resumed);
         const QString said = capture.messages("qayo.scope").join(u'\n');
         QVERIFY2(said.contains(QLatin1String("task awaited ended")) && said.contains(QLatin1String("its thread has ended")),

@@ -77,7 +77,7 @@ const QStringList workloadOrder
         QStringLiteral("cancel_sleeping"),     QStringLiteral("limit10"),
         QStringLiteral("timers_start_cancel"), QStringLiteral("every_jitter"),
         QStringLiteral("aside_join"),          QStringLiteral("limiter10"),
-        QStringLiteral("limiter_withdraw") };
+        QStringLiteral("withdraw_queued") };
 
 QString keyOf(const Bench::Measurement &m)
 {

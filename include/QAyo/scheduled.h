@@ -52,9 +52,9 @@ public:
     void dontHoldExit() noexcept;
 
     //! On the scope's thread: marks it the home thread and carries out the requests made before.
-    void becomeHome(std::uint64_t contextId) noexcept;
+    void becomeHome(std::uint32_t homeId) noexcept;
     //! becomeHome() for a record no other thread can see yet (made on the scope's thread).
-    void setHomeUnshared(std::uint64_t contextId) noexcept { m_homeContext.store(contextId, std::memory_order_relaxed); }
+    void setHomeUnshared(std::uint32_t homeId) noexcept { m_homeContext.store(homeId, std::memory_order_relaxed); }
     //! One more skipped tick (on the scope's thread: no read-modify-write needed).
     void countSkipped() noexcept { skipped.store(skipped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
     //! Arms the next call for \a due (and publishes it for nextDue()).
@@ -91,8 +91,8 @@ private:
 
     std::atomic<int> m_refs{1};
     std::atomic<quint8> m_requests{0};
-    //! The id of the home thread's QAyo context (set by becomeHome()); 0 before.
-    std::atomic<std::uint64_t> m_homeContext{0};
+    //! The homeId() of the home thread's QAyo context (set by becomeHome()); 0 before.
+    std::atomic<std::uint32_t> m_homeContext{0};
     std::atomic<TimePoint::rep> m_publishedDue{NoDue};
     static constexpr TimePoint::rep NoDue = std::numeric_limits<TimePoint::rep>::min();
 };

@@ -28,6 +28,7 @@
 
 #include "limiter_p.h"
 #include "threadcontext_p.h"
+#include "withdrawablequeue_p.h"
 
 #include <QMetaObject>
 #include <QPointer>
@@ -35,13 +36,16 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
 #include <mutex>
 #include <vector>
 
 namespace QAyo {
 
 namespace detail {
+
+class LimiterTicket;
+//! The tickets one release or grant sends home: usually one, so no heap allocation.
+using GrantedTickets = QVarLengthArray<LimiterTicket *, 8>;
 
 class LimiterTicket final : public ReadyNode
 {
@@ -80,18 +84,20 @@ public:
         onGranted = grantedFunction;
     }
 
+    //! The ticket reached its home thread (run by the ready queue or the mail there).
     static void arrived(ReadyNode *node) noexcept;
     //! The home thread ended before the ticket arrived: nobody there can take or withdraw it, so
     //! it arrives as if its owner had let go (a granted slot goes to the next waiter).
-    static void orphaned(ReadyNode *node) noexcept
-    {
-        static_cast<LimiterTicket *>(node)->owner = nullptr;
-        arrived(node);
-    }
+    static void orphaned(ReadyNode *node) noexcept;
+    //! orphaned(), but the tickets granted meanwhile go to \a passedOn (see deliver()).
+    void orphanInto(GrantedTickets &passedOn) noexcept;
+    //! The arrival's step under the limiter's mutex: Held, Refused or, if \a ownerGone, Done
+    //! with the slot passed on (the tickets granted go to \a passedOn).
+    void settleArrival(bool ownerGone, GrantedTickets &passedOn) noexcept;
 
     std::shared_ptr<LimiterState> state;
     void *queuedOwner = nullptr; // the owner, for prefetching only (under state->mutex)
-    std::uint64_t queuePosition = 0; // while Waiting: its place in state->waiters (see there)
+    quint32 queuePosition = 0; // while Waiting: its place in state->waiters (withdrawablequeue_p.h)
     QObject *home = nullptr;
     // The home context's id (see postToContext()); unlike a thread id, never reused.
     std::uint64_t homeId = 0;
@@ -104,67 +110,17 @@ private:
     std::atomic<int> m_refs{1}; // the owner's reference
 };
 
-//! The tickets one release or grant sends home: usually one, so no heap allocation.
-using GrantedTickets = QVarLengthArray<LimiterTicket *, 8>;
 
 class LimiterState
 {
 public:
     explicit LimiterState(int capacity) : capacity(capacity) {}
 
-    //! Queues \a ticket at the back (it is Waiting).
-    void pushWaiterLocked(LimiterTicket *ticket)
-    {
-        ticket->queuePosition = firstPosition + waiters.size();
-        waiters.push_back(ticket);
-    }
-
-    //! Takes \a ticket (Waiting) out of the queue in O(1) (amortized): it leaves a hole, popped
-    //! once it reaches an end, or squeezed out when holes are most of the queue.
-    void withdrawLocked(LimiterTicket *ticket) noexcept
-    {
-        waiters[std::size_t(ticket->queuePosition - firstPosition)] = nullptr;
-        ++holes;
-        dropHolesLocked();
-        if (holes > 64 && holes * 2 > waiters.size())
-            compactLocked(); // e.g. a first waiter that waits long while the ones behind it churn
-    }
-
-    //! Removes every hole and renumbers the waiters (linear, so amortized over the holes).
-    void compactLocked() noexcept
-    {
-        std::erase(waiters, nullptr);
-        holes = 0;
-        std::uint64_t position = firstPosition;
-        for (LimiterTicket *ticket : waiters)
-            ticket->queuePosition = position++;
-    }
-
-    //! Pops the holes at both ends: the queue is empty or starts and ends with a waiter.
-    void dropHolesLocked() noexcept
-    {
-        while (!waiters.empty() && !waiters.front()) {
-            waiters.pop_front();
-            ++firstPosition;
-            --holes;
-        }
-        while (!waiters.empty() && !waiters.back()) {
-            waiters.pop_back();
-            --holes;
-        }
-    }
-
-    //! How many requests wait.
-    int waitingLocked() const noexcept { return int(waiters.size() - holes); }
-
     //! Grants free slots to the waiters, FIFO; the tickets go to \a out (deliver them unlocked).
     void grantLocked(GrantedTickets &out)
     {
-        while (!waiters.empty() && borrowed < capacity) {
-            LimiterTicket *ticket = waiters.front(); // never a hole (dropHolesLocked())
-            waiters.pop_front();
-            ++firstPosition;
-            dropHolesLocked();
+        while (!waiters.isEmpty() && borrowed < capacity) {
+            LimiterTicket *ticket = waiters.pop();
             prefetchWaiters();
             ticket->phase = LimiterTicket::Phase::InFlight;
             ++borrowed;
@@ -181,13 +137,13 @@ public:
     {
         constexpr std::size_t ticketDistance = 16;
         constexpr std::size_t ownerDistance = 8;
-        if (waiters.size() > ticketDistance) {
-            const char *ticket = reinterpret_cast<const char *>(waiters[ticketDistance]);
-            __builtin_prefetch(ticket); // of null for a hole: harmless
+        if (const LimiterTicket *next = waiters.peek(ticketDistance)) {
+            const char *ticket = reinterpret_cast<const char *>(next);
+            __builtin_prefetch(ticket);
             __builtin_prefetch(ticket + 64);
         }
-        if (waiters.size() > ownerDistance && waiters[ownerDistance]) {
-            const char *owner = static_cast<const char *>(waiters[ownerDistance]->queuedOwner);
+        if (const LimiterTicket *next = waiters.peek(ownerDistance)) {
+            const char *owner = static_cast<const char *>(next->queuedOwner);
             __builtin_prefetch(owner);
             __builtin_prefetch(owner + 64);
             __builtin_prefetch(owner + 128);
@@ -195,16 +151,20 @@ public:
         }
     }
 
-    //! Sends granted tickets home: the ready queue here, mail to another thread.
-    static void deliver(const GrantedTickets &granted) noexcept
+    //! Sends granted tickets home: the ready queue here, mail to another thread. A ticket whose
+    //! thread has ended passes its slot on at once; the tickets that grants go to the end of
+    //! \a granted and are sent in the same loop (no recursion, however many dead waiters).
+    static void deliver(GrantedTickets &granted) noexcept
     {
         const ThreadContext *context = ThreadContext::currentIfAny();
-        const std::uint64_t here = context ? context->id() : 0;
-        for (LimiterTicket *ticket : granted) {
+        // A dying context (its thread ends) runs nothing posted to it any more.
+        const std::uint64_t here = context && !context->isDying() ? context->id() : 0;
+        for (qsizetype i = 0; i < granted.size(); ++i) {
+            LimiterTicket *ticket = granted[i];
             if (ticket->homeId == here)
                 postReady(ticket);
             else if (!postToContext(ticket->home, ticket->homeId, ticket, &LimiterTicket::orphaned))
-                LimiterTicket::orphaned(ticket); // its thread has ended
+                ticket->orphanInto(granted); // its thread has ended
         }
     }
 
@@ -226,7 +186,7 @@ public:
     {
         {
             std::lock_guard lock(mutex);
-            if (destroyed || !waiters.empty() || borrowed >= capacity) // no holes at the ends
+            if (destroyed || !waiters.isEmpty() || borrowed >= capacity)
                 return false;
             ++borrowed;
             changedLocked();
@@ -259,44 +219,56 @@ public:
     std::mutex mutex;
     int capacity;
     int borrowed = 0;
-    // The waiting tickets, FIFO. A withdrawn one leaves a hole (null) instead of being searched
-    // for and erased: a ticket knows its position (queuePosition - firstPosition is its index),
-    // so cancelling many waiters in any order stays linear. Holes at the ends are popped at once.
-    std::deque<LimiterTicket *> waiters;
-    std::uint64_t firstPosition = 0; // the queue position of waiters.front()
-    std::size_t holes = 0;           // null entries in waiters
+    // The waiting tickets, FIFO; a cancelled one leaves in O(1).
+    WithdrawableQueue<LimiterTicket, quint32, &LimiterTicket::queuePosition> waiters;
     Limiter *object = nullptr; // null once the Limiter object is gone
     bool destroyed = false;    // ~Limiter ran: no more grants (see the file comment)
     QString name;              // the object name, for messages (kept past ~Limiter)
     bool notifyPosted = false;
 };
 
+void LimiterTicket::settleArrival(bool ownerGone, GrantedTickets &passedOn) noexcept
+{
+    std::lock_guard lock(state->mutex);
+    if (phase == Phase::Failed) {
+        // A refusal (the limiter was destroyed): no slot travelled with it.
+        phase = ownerGone ? Phase::Done : Phase::Refused;
+    } else if (ownerGone) {
+        // Withdrawn while travelling, or its thread has ended: the slot goes to the next waiter.
+        phase = Phase::Done;
+        --state->borrowed;
+        state->grantLocked(passedOn);
+        state->changedLocked();
+    } else {
+        phase = Phase::Held;
+    }
+}
+
 void LimiterTicket::arrived(ReadyNode *node) noexcept
 {
     auto *ticket = static_cast<LimiterTicket *>(node);
-    LimiterState *state = ticket->state.get();
     const bool ownerGone = ticket->owner == nullptr;
-    GrantedTickets granted;
-    {
-        std::lock_guard lock(state->mutex);
-        if (ticket->phase == Phase::Failed) {
-            // A refusal (the limiter was destroyed): no slot travelled with it.
-            ticket->phase = ownerGone ? Phase::Done : Phase::Refused;
-        } else if (ownerGone) {
-            // Withdrawn while travelling: the slot goes to the next waiter instead.
-            ticket->phase = Phase::Done;
-            --state->borrowed;
-            state->grantLocked(granted);
-            state->changedLocked();
-        } else {
-            ticket->phase = Phase::Held;
-        }
-    }
+    GrantedTickets passedOn;
+    ticket->settleArrival(ownerGone, passedOn);
     if (ownerGone)
-        LimiterState::deliver(granted); // nothing for a refusal
+        LimiterState::deliver(passedOn); // nothing for a refusal
     else
         ticket->onGranted(ticket->owner); // a refused owner sees Refused and fails
     ticket->deref(); // the delivery's reference
+}
+
+void LimiterTicket::orphanInto(GrantedTickets &passedOn) noexcept
+{
+    // owner is not touched: it belongs to the ended thread (whose teardown may still run).
+    settleArrival(true, passedOn);
+    deref(); // the delivery's reference
+}
+
+void LimiterTicket::orphaned(ReadyNode *node) noexcept
+{
+    GrantedTickets passedOn;
+    static_cast<LimiterTicket *>(node)->orphanInto(passedOn);
+    LimiterState::deliver(passedOn);
 }
 
 //! The owner loses interest (on the home thread): withdraws the request or gives the slot back.
@@ -309,7 +281,7 @@ static void detachTicket(LimiterTicket *ticket) noexcept
         std::lock_guard lock(state->mutex);
         switch (ticket->phase) {
         case LimiterTicket::Phase::Waiting:
-            state->withdrawLocked(ticket);
+            state->waiters.withdraw(ticket);
             ticket->phase = LimiterTicket::Phase::Done;
             state->changedLocked();
             break;
@@ -344,12 +316,12 @@ static bool enqueueTicket(LimiterTicket *ticket) noexcept
             ticket->phase = LimiterTicket::Phase::Refused;
             return true;
         }
-        if (state->waiters.empty() && state->borrowed < state->capacity) {
+        if (state->waiters.isEmpty() && state->borrowed < state->capacity) {
             ++state->borrowed;
             ticket->phase = LimiterTicket::Phase::Held;
             now = true;
         } else {
-            state->pushWaiterLocked(ticket);
+            state->waiters.push(ticket);
             ticket->phase = LimiterTicket::Phase::Waiting;
             ticket->queuedOwner = ticket->owner;
         }
@@ -542,7 +514,7 @@ void AcquireAwaiter::cancelRequested() noexcept
     {
         std::lock_guard lock(m_state->mutex);
         if (m_ticket->phase == LimiterTicket::Phase::Waiting) {
-            m_state->withdrawLocked(m_ticket);
+            m_state->waiters.withdraw(m_ticket);
             m_ticket->phase = LimiterTicket::Phase::Done;
             withdrawn = true;
         }
@@ -611,16 +583,12 @@ Limiter::~Limiter()
         d->state->object = nullptr;
         d->state->destroyed = true;
         d->state->name = objectName();
-        for (detail::LimiterTicket *ticket : d->state->waiters) {
-            if (!ticket)
-                continue; // a withdrawn request
+        d->state->waiters.forEach([&refused](detail::LimiterTicket *ticket) {
             ticket->phase = detail::LimiterTicket::Phase::Failed;
             ticket->ref(); // the delivery's reference
             refused.push_back(ticket);
-        }
-        d->state->firstPosition += d->state->waiters.size();
+        });
         d->state->waiters.clear();
-        d->state->holes = 0;
     }
     detail::LimiterState::deliver(refused);
 }
@@ -659,7 +627,7 @@ int Limiter::available() const
 int Limiter::waitingCount() const
 {
     std::lock_guard lock(d->state->mutex);
-    return d->state->waitingLocked();
+    return int(d->state->waiters.count());
 }
 
 detail::AcquireAwaiter Limiter::acquire()
@@ -680,7 +648,7 @@ void Limiter::emitChanges()
         d->state->notifyPosted = false;
         capacity = d->state->capacity;
         borrowed = d->state->borrowed;
-        waiting = d->state->waitingLocked();
+        waiting = int(d->state->waiters.count());
     }
     const int available = std::max(0, capacity - borrowed);
     QPointer<Limiter> self(this); // a slot may delete the limiter

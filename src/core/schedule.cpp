@@ -114,8 +114,8 @@ struct ScheduleRecord::RequestLetter final : ReadyNode
 
 bool ScheduleRecord::isOnHomeThread() const noexcept
 {
-    const std::uint64_t home = m_homeContext.load(std::memory_order_relaxed);
-    return home != 0 && home == threadContextIdIfAny();
+    const std::uint32_t home = m_homeContext.load(std::memory_order_relaxed);
+    return home != 0 && home == threadHomeIdIfAny();
 }
 
 void ScheduleRecord::request(Request what) noexcept
@@ -124,7 +124,7 @@ void ScheduleRecord::request(Request what) noexcept
     // the home, then takes the bits. One of the two sees the other's write (the letter and
     // becomeHome() may both find the bit: applying takes it, the other finds nothing).
     m_requests.fetch_or(what, std::memory_order_seq_cst);
-    const std::uint64_t home = m_homeContext.load(std::memory_order_seq_cst);
+    const std::uint32_t home = m_homeContext.load(std::memory_order_seq_cst);
     if (home == 0)
         return; // becomeHome() carries it out (or the schedule never starts: nothing to do)
     ref(); // the letter's
@@ -136,9 +136,9 @@ void ScheduleRecord::request(Request what) noexcept
     }
 }
 
-void ScheduleRecord::becomeHome(std::uint64_t contextId) noexcept
+void ScheduleRecord::becomeHome(std::uint32_t homeId) noexcept
 {
-    m_homeContext.store(contextId, std::memory_order_seq_cst); // see request()
+    m_homeContext.store(homeId, std::memory_order_seq_cst); // see request()
     applyRequests();
 }
 
@@ -288,14 +288,14 @@ Scheduled Scope::scheduleRecord(detail::ScheduleRecord *record, detail::Schedule
                     r->deref(); // the scope's reference: never active
                 // Switches used while it travelled here (unschedule() from the thread that made
                 // it, say) take effect now.
-                r->becomeHome(detail::ThreadContext::current()->id());
+                r->becomeHome(detail::ThreadContext::current()->homeId());
                 r->deref();
             },
             Qt::QueuedConnection);
         return handle;
     }
     // Home before it is returned: no other thread can have used a switch yet.
-    record->setHomeUnshared(detail::ThreadContext::current()->id());
+    record->setHomeUnshared(detail::ThreadContext::current()->homeId());
     activateSchedule(record, kind, delay, when);
     return handle;
 }

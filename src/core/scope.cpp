@@ -212,7 +212,7 @@ void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind)
             ++m_inFlight;
         admit(record);
     } else {
-        m_waitingForSlot.push_back(record);
+        m_waitingForSlot.push(record);
     }
 }
 
@@ -323,7 +323,7 @@ void ScopePrivate::taskDone(TaskRecord *record) noexcept
         if (value.isValid())
             m_results.emplace_back(record->sequence, std::move(value));
     }
-    if (!m_waitingForSlot.empty())
+    if (!m_waitingForSlot.isEmpty())
         pumpQueue();
     record->deref(); // the scope's reference
 
@@ -388,11 +388,10 @@ inline void prefetchRecord(const TaskRecord *r) noexcept
 void ScopePrivate::pumpQueue() noexcept
 {
     const int limit = options.maxConcurrency;
-    while (!m_waitingForSlot.empty() && (limit == 0 || m_inFlight < limit)) {
-        TaskRecord *next = m_waitingForSlot.front();
-        m_waitingForSlot.pop_front();
-        if (m_waitingForSlot.size() > PrefetchDistance)
-            prefetchRecord(m_waitingForSlot[PrefetchDistance]);
+    while (!m_waitingForSlot.isEmpty() && (limit == 0 || m_inFlight < limit)) {
+        TaskRecord *next = m_waitingForSlot.pop();
+        if (TaskRecord *later = m_waitingForSlot.peek(PrefetchDistance))
+            prefetchRecord(later);
         ++m_inFlight;
         admit(next);
     }
@@ -411,9 +410,7 @@ void ScopePrivate::dropQueued(TaskRecord *record) noexcept
         if (record->counted)
             --m_inFlight; // settle() withdraws the slot request
     } else {
-        auto it = std::find(m_waitingForSlot.begin(), m_waitingForSlot.end(), record);
-        if (it != m_waitingForSlot.end())
-            m_waitingForSlot.erase(it);
+        m_waitingForSlot.withdraw(record);
     }
     unlinkRecord(this, record);
     --m_pending;
@@ -446,7 +443,7 @@ void ScopePrivate::SpawnLetter::arrived(ReadyNode *node) noexcept
     d->m_incoming.fetch_sub(1, std::memory_order_relaxed);
     // From here on a cancel from another thread is mailed to this thread; one that came while
     // the record travelled left its mark instead (see TaskRecord::requestCancel()).
-    const std::uint64_t cancelledOnTheWay = record->homeContext.exchange(ThreadContext::current()->id(),
+    const std::uint32_t cancelledOnTheWay = record->homeContext.exchange(ThreadContext::current()->homeId(),
                                                                          std::memory_order_acq_rel);
     if (cancelledOnTheWay == TaskRecord::CancelledInFlight || d->m_dying || d->m_finished) {
         if (cancelledOnTheWay == TaskRecord::CancelledInFlight)
@@ -933,7 +930,7 @@ void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
     }
     // Its home thread from now on (a cancel from elsewhere is mailed here). Relaxed: whoever gets
     // the record's handle on another thread gets it through a hand-over made after this.
-    record->homeContext.store(detail::ThreadContext::current()->id(), std::memory_order_relaxed);
+    record->homeContext.store(detail::ThreadContext::current()->homeId(), std::memory_order_relaxed);
     if (Q_UNLIKELY(d->m_deadlinePassed && !d->m_cancelled && !d->m_finished)) {
         if (!d->expireBeforeSpawn(record))
             return;
@@ -1197,15 +1194,15 @@ namespace QAyo::detail {
 // TaskRecord::requestCancel lives here: it needs the scope internals.
 bool TaskRecord::isOnHomeThread() const noexcept
 {
-    const std::uint64_t home = homeContext.load(std::memory_order_relaxed);
-    return home != 0 && home == threadContextIdIfAny();
+    const std::uint32_t home = homeContext.load(std::memory_order_relaxed);
+    return home != 0 && home == threadHomeIdIfAny();
 }
 
 namespace {
 //! requestCancel() from another thread than the task's: the cancel runs on the task's thread.
 Q_DECL_COLD_FUNCTION void mailCancel(TaskRecord *record) noexcept
 {
-    std::uint64_t home = 0;
+    std::uint32_t home = 0;
     // Still on its way to its scope (spawned from another thread): SpawnLetter::arrived() finds
     // the mark and drops it, in the same atomic variable, so neither side can miss the other.
     if (record->homeContext.compare_exchange_strong(home, TaskRecord::CancelledInFlight, std::memory_order_acq_rel))

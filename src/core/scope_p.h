@@ -3,13 +3,14 @@
 
 #include <QAyo/scope.h>
 
+#include "withdrawablequeue_p.h"
+
 #include <QMetaMethod>
 #include <QPointer>
 #include <QThread>
 
 #include <atomic>
 
-#include <deque>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -183,7 +184,8 @@ public:
     // tasks: every record not yet done, in spawn order
     TaskRecord *firstTask = nullptr;
     TaskRecord *lastTask = nullptr;
-    std::deque<TaskRecord *> m_waitingForSlot;
+    // Queued for a maxConcurrency slot, FIFO; a cancelled one leaves in O(1).
+    WithdrawableQueue<TaskRecord, quint32, &TaskRecord::slotQueuePosition> m_waitingForSlot;
     ScheduleRecord *firstSchedule = nullptr; // active schedules
     int m_heldSchedules = 0;                 // active schedules that hold exit
     int m_pending = 0;

@@ -148,8 +148,7 @@ void StartState::checkCanProgress(TaskRecord *caller) const
 
     ScopePrivate *d = task->scope;
     const QString scopeName = d->options.name.isEmpty() ? QStringLiteral("(unnamed)") : d->options.name;
-    const auto &queue = d->m_waitingForSlot;
-    if (std::find(queue.begin(), queue.end(), task) != queue.end() && d->m_inFlight <= 1) {
+    if (d->m_waitingForSlot.contains(task) && d->m_inFlight <= 1) {
         for (TaskRecord *r : chain) {
             if (r->scope == d && r->counted && r->state.load(std::memory_order_relaxed) == TaskRecord::State::Running) {
                 throw InvalidStateError(

@@ -45,7 +45,20 @@ std::atomic<std::uint64_t> lastContextId{0};
 void registerContext(std::uint64_t id, QObject *context);
 void unregisterContext(std::uint64_t id) noexcept;
 
-ThreadContext::ThreadContext() : m_id(++lastContextId)
+namespace {
+//! A new context id whose homeId() is neither 0 nor ~0 (the marks of TaskRecord::homeContext).
+std::uint64_t newContextId() noexcept
+{
+    for (;;) {
+        const std::uint64_t id = ++lastContextId;
+        const auto home = std::uint32_t(id);
+        if (home != 0 && home != ~std::uint32_t(0))
+            return id;
+    }
+}
+} // namespace
+
+ThreadContext::ThreadContext() : m_id(newContextId())
 {
     registerContext(m_id, this);
     m_ready.prev = m_ready.next = &m_ready;
@@ -57,12 +70,14 @@ ThreadContext::~ThreadContext()
     // never be delivered: no letter may reach a later context that gets this address, nor keep
     // its "delivery posted" mark. Letters that carry something (an aside job's outcome, a
     // limiter slot) are finished or given back by their orphaned function, while this is still
-    // the thread's context: what they post to this thread's ready queue is dropped below.
+    // the thread's context, but dying (isDying()): a hand-over from them to this thread takes
+    // the "thread has ended" path, and what they post to the ready queue is dropped below.
+    m_dying = true;
+    if (m_drainedOnce)
+        allowDeferredTaskMemoryRelease(nullptr); // no loop will run the release timer any more
     unregisterContext(m_id);
     purgeMail(this, [](ReadyNode *) noexcept {});
     tlsCurrentContext = nullptr;
-    if (m_drainedOnce)
-        allowDeferredTaskMemoryRelease(nullptr); // no loop will run the release timer any more
     // Whatever still waits here (frames leaked on purpose, e.g. orphaned by a dying program) must
     // not keep pointers into this object.
     while (m_ready.next != &m_ready)
@@ -545,12 +560,15 @@ bool postToContext(QObject *context, std::uint64_t id, ReadyNode *node, ReadyNod
     return true;
 }
 
-bool postToContextId(std::uint64_t id, ReadyNode *node, ReadyNode::RunFunction orphaned) noexcept
+bool postToContextId(std::uint32_t homeId, ReadyNode *node, ReadyNode::RunFunction orphaned) noexcept
 {
     std::lock_guard lock(mailMutex);
-    QObject *context = findLiveContext(id); // see postToContext()
-    if (!context)
+    // As postToContext(): a context found alive here stays alive until the delivery is posted.
+    const auto it = std::find_if(liveContexts.begin(), liveContexts.end(),
+                                 [homeId](const LiveContext &live) { return std::uint32_t(live.id) == homeId; });
+    if (it == liveContexts.end())
         return false;
+    QObject *context = it->context;
     addLetterToContext(context, node, orphaned);
     return true;
 }

@@ -99,6 +99,17 @@ public:
             awaiter->recordCompleted();
     }
 
+    //! A's port is gone (A has ended) before the completion reached it: says so, unless the
+    //! awaiter had given up anyway.
+    void warnCannotResume() const
+    {
+        if (m_detached.load(std::memory_order_acquire))
+            return;
+        qCWarning(lcScope).noquote() << "task" << m_record->displayName()
+                                     << "ended, but the task awaiting it cannot resume: its thread has ended"
+                                     << "(a scope was left alive on that thread)";
+    }
+
     //! On A: no completion will reach the awaiter any more.
     void detach() noexcept
     {
@@ -174,8 +185,20 @@ public:
     {
         syncHandOver(); // see RegistrationEvent
     }
-    ~CompletionEvent() override { syncHandOver(); }
-    void deliver() noexcept { received().complete(); }
+    ~CompletionEvent() override
+    {
+        syncHandOver();
+        if (!m_delivered) // dropped with the port: A ended after the completion was posted
+            received().warnCannotResume();
+    }
+    void deliver() noexcept
+    {
+        m_delivered = true;
+        received().complete();
+    }
+
+private:
+    bool m_delivered = false; // A only
 };
 
 //! Receives the completions of the thread's remote waits. A child of the thread's QAyo context:
@@ -238,9 +261,7 @@ void RemoteWait::deliver(std::shared_ptr<RemoteWait> self) noexcept
             return;
         }
     }
-    qCWarning(lcScope).noquote() << "task" << m_record->displayName()
-                                 << "ended, but the task awaiting it cannot resume: its thread has ended"
-                                 << "(a scope was left alive on that thread)";
+    warnCannotResume();
 }
 
 std::shared_ptr<RemoteWait> startRemoteWait(TaskRecord *record, CompletionWaiter *waiter)

@@ -153,12 +153,6 @@ public:
     TaskRecord *nextInScope = nullptr;
     ScopePrivate *scope = nullptr;       // null once the scope is gone (orphaned record)
     std::atomic<Scope *> homeScope{nullptr}; // the target scope, readable from any thread
-    //! The id of the home thread's QAyo context (threadcontext_p.h), set on that thread when the
-    //! record reaches its scope; 0 before, CancelledInFlight if a cancel came meanwhile. A cancel
-    //! from another thread is mailed to the home thread by this id.
-    std::atomic<std::uint64_t> homeContext{0};
-    //! homeContext of a record cancelled on its way to its scope (no context has this id).
-    static constexpr std::uint64_t CancelledInFlight = ~std::uint64_t(0);
     std::coroutine_handle<> frame;       // root frame while running
     CancelHook *hook = nullptr;          // the cancellation-aware awaiter it is suspended on
     ScopePrivate *firstChildScope = nullptr; // scopes created inside this task (intrusive list)
@@ -176,12 +170,15 @@ public:
     bool counted = true;                 // counts against maxConcurrency
     bool neverDrop = false;              // running already (adopted QCoro::Task): always waited for
     bool variantResult = false;          // resultAsVariant() may give a value (copyable result)
-
-private:
-    std::atomic<int> m_refs{1}; // here, not last: it fills the hole after the flags above
-
-public:
+    quint32 slotQueuePosition = 0;       // while in its scope's maxConcurrency queue (scope_p.h)
     LimiterTicket *limiterTicket = nullptr; // the Limiter slot it asks for or holds (until settled)
+    //! The home id of its thread's QAyo context (threadcontext_p.h), set on that thread when the
+    //! record reaches its scope; 0 before, CancelledInFlight if a cancel came meanwhile. A cancel
+    //! from another thread is mailed to the home thread by this id. 32 bits: with m_refs it fills
+    //! what was the padding at the end of the record.
+    std::atomic<std::uint32_t> homeContext{0};
+    //! homeContext of a record cancelled on its way to its scope (no context has this id).
+    static constexpr std::uint32_t CancelledInFlight = ~std::uint32_t(0);
 
 protected:
     //! Resumes the freshly created root frame \a root (its promise already points here).
@@ -189,6 +186,7 @@ protected:
 
 private:
     static void runStart(ReadyNode *node) noexcept;
+    std::atomic<int> m_refs{1};
 };
 
 //! A record that stores a result of type T.
