@@ -905,6 +905,223 @@ private Q_SLOTS:
         QCOMPARE(cancellingOn, QThread::currentThread());
     }
 
+    void handleCancelFromAnotherThreadCancelsASleepingTask()
+    {
+        QAyo::Scope scope;
+        bool sleeperCancelled = false;
+        auto sleeper = scope.asap(sleepForever(&sleeperCancelled));
+        auto sibling = scope.asap(valueAfter(20ms, 7));
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 2; }));
+
+        std::thread canceller([sleeper] { sleeper.cancel(); });
+        canceller.join();
+        QAYO_TEST_JOIN(scope); // returns: the sleeper ended on the scope's thread
+        QVERIFY(sleeperCancelled);
+        QVERIFY(sleeper.isCancelled());
+        QCOMPARE(sibling.result(), 7); // only that task was cancelled
+        QVERIFY(!scope.isCancelled());
+    }
+
+    void handleCancelFromTheMainThreadCancelsATaskOfAWorker()
+    {
+        Worker worker;
+        QAyo::Scope *remote = worker.newScope();
+        std::atomic<bool> started { false };
+        auto handle = worker.call([&] {
+            return remote->asap([&started]() -> QAyo::Task<> {
+                started = true;
+                co_await QAyo::sleep(1h);
+            });
+        });
+        QVERIFY(waitForFlag(started));
+        handle.cancel(); // this thread is not the task's
+        QVERIFY(pollUntil([&] { return handle.isFinished(); }));
+        QVERIFY(handle.isCancelled());
+        QCOMPARE(worker.call([remote] { return remote->isCancelled(); }), false);
+        worker.destroy(remote);
+    }
+
+    void handleCancelWhileTheSpawnTravelsDropsTheTask()
+    {
+        // Spawned from another thread and cancelled there at once: the task is still on its
+        // way to the scope's thread. It must never start.
+        QAyo::Scope scope;
+        std::atomic<bool> ran { false };
+        std::optional<QAyo::Handle<void>> handle;
+        std::thread spawner([&] {
+            handle = scope.asap([&ran] { ran = true; });
+            handle->cancel();
+        });
+        spawner.join();
+        QAYO_TEST_JOIN(scope);
+        QVERIFY(handle->isFinished());
+        QVERIFY(handle->isCancelled());
+        QVERIFY2(!ran, "the task cancelled on its way to the scope ran all the same");
+        QVERIFY(!scope.isCancelled());
+    }
+
+    void handleCancelOnTheScopeThreadWhileTheSpawnTravelsDropsTheTask()
+    {
+        QAyo::Scope scope;
+        std::atomic<bool> ran { false };
+        std::optional<QAyo::Handle<void>> handle;
+        std::thread spawner([&] { handle = scope.asap([&ran] { ran = true; }); });
+        spawner.join();
+        handle->cancel(); // on the scope's thread, before the spawn arrived (no event ran yet)
+        QAYO_TEST_JOIN(scope);
+        QVERIFY(handle->isCancelled());
+        QVERIFY2(!ran, "the task cancelled on its way to the scope ran all the same");
+    }
+
+    void scheduledSwitchesFromAnotherThreadStopTheCallback_data()
+    {
+        QTest::addColumn<bool>("cancel");
+        QTest::newRow("unschedule") << false;
+        QTest::newRow("cancel") << true;
+    }
+
+    void scheduledSwitchesFromAnotherThreadStopTheCallback()
+    {
+        QFETCH(bool, cancel);
+        QAyo::Scope scope;
+        int calls = 0; // the scope's (this) thread only
+        auto ticking = scope.every(2ms, [&calls] { ++calls; });
+        QVERIFY(spinUntil([&] { return calls >= 2; }));
+
+        std::thread other([ticking, cancel]() mutable {
+            if (cancel)
+                ticking.cancel();
+            else
+                ticking.unschedule();
+        });
+        other.join();
+        QAYO_TEST_JOIN(scope); // returns: the every no longer holds the exit
+        QVERIFY(!ticking.isActive());
+        const int callsAtJoin = calls;
+        QTest::qWait(30); // fifteen periods: an every still armed would have been called
+        QCOMPARE(calls, callsAtJoin);
+        QVERIFY(!scope.isCancelled());
+    }
+
+    void scheduledCancelFromAnotherThreadCancelsTheRunningCall()
+    {
+        QAyo::Scope scope;
+        int calls = 0;
+        bool callCancelled = false;
+        auto ticking = scope.every(2ms, [&]() -> QAyo::Task<> {
+            ++calls;
+            co_await sleepForever(&callCancelled); // later ticks overlap it: skipped
+        });
+        QVERIFY(spinUntil([&] { return calls == 1 && ticking.skippedTicks() > 0; }));
+
+        std::thread canceller([ticking]() mutable { ticking.cancel(); });
+        canceller.join();
+        QAYO_TEST_JOIN(scope);
+        QVERIFY(callCancelled);
+        QCOMPARE(calls, 1);
+        QVERIFY(!ticking.isActive());
+    }
+
+    void unscheduleBeforeTheScheduleReachedItsScopeStopsIt()
+    {
+        // every() and unschedule() on another thread: the schedule starts on the scope's thread
+        // later. The unschedule must not be lost on the way.
+        QAyo::Scope scope;
+        std::atomic<int> calls { 0 };
+        QAyo::Scheduled ticking;
+        std::thread other([&] {
+            ticking = scope.every(1ms, [&calls] { ++calls; });
+            ticking.unschedule();
+        });
+        other.join();
+        QAYO_TEST_JOIN(scope); // it held the exit for nothing if the unschedule was lost
+        QTest::qWait(20);
+        QCOMPARE(calls.load(), 0);
+        QVERIFY(!ticking.isActive());
+    }
+
+    void dontHoldExitFromAnotherThreadLetsTheJoinReturn_data()
+    {
+        QTest::addColumn<bool>("madeThere");
+        QTest::newRow("made on the other thread") << true;
+        QTest::newRow("made on the scope's thread") << false;
+    }
+
+    void dontHoldExitFromAnotherThreadLetsTheJoinReturn()
+    {
+        QFETCH(bool, madeThere);
+        QAyo::Scope scope;
+        std::atomic<bool> called { false };
+        QAyo::Scheduled farAway;
+        if (!madeThere)
+            farAway = scope.after(1h, [&called] { called = true; });
+        std::thread other([&] {
+            if (madeThere)
+                farAway = scope.after(1h, [&called] { called = true; }).dontHoldExit();
+            else
+                farAway.dontHoldExit();
+        });
+        other.join();
+        QAYO_TEST_JOIN(scope); // hangs (fails after 10 s) if the after still holds the exit
+        QVERIFY(!called);
+        QVERIFY(!farAway.isActive()); // the finished scope ended it
+    }
+
+    void dontHoldExitOnTheScopeThreadBeforeTheScheduleArrived()
+    {
+        // Made on another thread, switched on the scope's thread before its start got there:
+        // the exit hold must be counted once, and released once.
+        QAyo::Scope scope;
+        QAyo::Scheduled farAway;
+        std::thread other([&] { farAway = scope.after(1h, [] {}); });
+        other.join();
+        farAway.dontHoldExit(); // no event ran yet: the after() has not reached the scope
+        QAYO_TEST_JOIN(scope);
+        QVERIFY(!farAway.isActive());
+    }
+
+    void scheduledGettersWorkFromAnotherThread()
+    {
+        QAyo::Scope scope;
+        auto ticking = scope.every(1h, [] {});
+        bool active = false;
+        bool holds = false;
+        bool hasDue = false;
+        int skipped = -1;
+        std::thread reader([&] {
+            active = ticking.isActive();
+            holds = ticking.holdsExit();
+            hasDue = ticking.nextDue().has_value();
+            skipped = ticking.skippedTicks();
+        });
+        reader.join();
+        QVERIFY(active);
+        QVERIFY(holds);
+        QVERIFY(hasDue);
+        QCOMPARE(skipped, 0);
+        ticking.cancel();
+        QAYO_TEST_JOIN(scope);
+    }
+
+    void setNameFromAnotherThreadIsInvalidState()
+    {
+        QAyo::Scope scope;
+        auto handle = scope.asap(valueAfter(1ms, 1));
+        QString error;
+        std::thread other([&] {
+            try {
+                handle.setName(QStringLiteral("elsewhere"));
+            } catch (const QAyo::InvalidStateError &e) {
+                error = QString::fromUtf8(e.what());
+            }
+        });
+        other.join();
+        QVERIFY2(error.contains(QLatin1String("Handle::setName()")), qPrintable(error));
+        handle.setName(QStringLiteral("here"));
+        QCOMPARE(handle.name(), QStringLiteral("here"));
+        QAYO_TEST_JOIN(scope);
+    }
+
     void scopeMovedToAWorkerThreadRunsItsTasksThere()
     {
         Worker worker;

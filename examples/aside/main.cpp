@@ -2,7 +2,8 @@
 // Blocking work beside a live event loop: a SHA-256 over 64 MiB of generated data and a slow
 // step loop run on pool threads while a timer on the main thread keeps printing progress; the
 // slow loop notices its stop token when its scope times out; four hash jobs share a named
-// executor with two threads.
+// executor with two threads; a watchdog on a pool thread cancels a task and a heartbeat of the
+// main thread by their handles.
 #include <QAyo/Aside>
 #include <QAyo/QAyo>
 
@@ -116,6 +117,26 @@ int main(int argc, char **argv)
                 out << "  " << co_await job << "\n";
         });
         QAyo::Executors::remove(QStringLiteral("hashers"));
+
+        // Handles and schedules can be switched from any thread: a watchdog on a pool thread
+        // cancels a task of this thread and stops a heartbeat, both by their handles. The cancel
+        // and the unschedule take effect on this thread soon after.
+        out << "a watchdog on a pool thread cancels a wait of this thread and stops its heartbeat\n";
+        out.flush();
+        int beats = 0;
+        QAyo::Handle<void> wait;
+        co_await QAyo::scope([&](QAyo::Scope &run) {
+            wait = run.asap([]() -> QAyo::Task<> { co_await QAyo::sleep(1h); });
+            auto heartbeat = run.every(20ms, [&beats] { ++beats; });
+            run.aside([wait, heartbeat]() mutable {
+                QThread::msleep(150);
+                wait.cancel();
+                heartbeat.unschedule();
+            });
+        }); // returns once both are switched off: the wait and the heartbeat held it
+        out << "the hour-long wait was " << (wait.isCancelled() ? "cancelled" : "not cancelled")
+            << " by the watchdog; the heartbeat " << (beats > 0 ? "beat until it was stopped" : "never beat")
+            << "\n";
         ticker.stop();
         out << "at most " << mostAtOnce.load()
             << " jobs ran at once on 'hashers'; the timer ticked " << ticks

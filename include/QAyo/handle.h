@@ -110,10 +110,12 @@ private:
  * A value type with shared state (like QFuture): copies refer to the same task, and a handle
  * stays valid after the task and its scope are gone. Awaiting it is cancellation-aware.
  *
- * Thread rules: copying, dropping, isFinished() and co_await work on any thread; the awaiting
- * coroutine resumes on its own thread. Awaiting from another thread needs a handle obtained on
- * the task's scope thread (or passed from there) and a scope that is alive when the await
- * starts (docs/threads.md). cancel() and setName() belong on the scope's thread.
+ * Thread rules: copying, dropping, isFinished() and the other state getters, result(), cancel()
+ * and co_await work on any thread; the awaiting coroutine resumes on its own thread. cancel() from another thread than the task's
+ * takes effect on the task's thread soon after, also when the task is still on its way there.
+ * Awaiting from another thread needs a handle obtained on the task's scope thread (or passed from
+ * there) and a scope that is alive when the await starts (docs/threads.md). name() and setName()
+ * belong on the scope's thread (setName() throws InvalidStateError elsewhere).
  */
 template<typename T>
 class Handle
@@ -163,7 +165,9 @@ public:
             return *m_record->value;
     }
 
-    //! Cancels this task only (its scope and siblings go on). Harmless if it has finished.
+    //! Cancels this task only (its scope and siblings go on). Harmless if it has finished. Works
+    //! from any thread: from another thread than the task's it returns at once and the cancel
+    //! takes effect on the task's thread soon after (a task still on its way there never starts).
     void cancel() const
     {
         if (m_record)
@@ -172,11 +176,16 @@ public:
 
     //! The task's name (set with setName(), else "task#<n>").
     QString name() const { return m_record ? m_record->displayName() : QString(); }
-    //! Names the task for logs, warnings and tree dumps.
+    //! Names the task for logs, warnings and tree dumps. Throws InvalidStateError if called on
+    //! another thread than the task's scope's (or before a spawn made from another thread got
+    //! there): the name is read there.
     void setName(const QString &name) const
     {
-        if (m_record)
-            m_record->name = name;
+        if (!m_record)
+            return;
+        if (!m_record->isOnHomeThread())
+            throw InvalidStateError(QStringLiteral("Handle::setName(): call it on the thread of the task's scope"));
+        m_record->name = name;
     }
 
     //! Waits for the task; returns its value or rethrows its error (see result()).

@@ -8,6 +8,8 @@
 #include <QAyo/detail/scheduling.h>
 
 #include <atomic>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -34,15 +36,31 @@ public:
             delete this;
     }
 
+    //! What a call from another thread asks the scope's thread to do (see request()).
+    enum Request : quint8 { UnscheduleRequest = 1, CancelRequest = 2, DontHoldExitRequest = 4 };
+
     //! Makes the record of one call (a task of the scope).
     virtual TaskRecord *makeCall() = 0;
 
+    // The three switches work from any thread: off the scope's thread they are requests that
+    // take effect there soon after (request()).
     //! Stops future calls; a call that is running goes on. Releases the exit hold.
     void unschedule() noexcept;
     //! unschedule(), and cancels the running call.
     void cancel() noexcept;
     //! Stops holding the scope's exit.
     void dontHoldExit() noexcept;
+
+    //! On the scope's thread: marks it the home thread and carries out the requests made before.
+    void becomeHome(std::uint32_t homeId) noexcept;
+    //! becomeHome() for a record no other thread can see yet (made on the scope's thread).
+    void setHomeUnshared(std::uint32_t homeId) noexcept { m_homeContext.store(homeId, std::memory_order_relaxed); }
+    //! One more skipped tick (on the scope's thread: no read-modify-write needed).
+    void countSkipped() noexcept { skipped.store(skipped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+    //! Arms the next call for \a due (and publishes it for nextDue()).
+    void armFor(TimePoint due) noexcept;
+    //! The next due time for Scheduled::nextDue(), readable from any thread.
+    std::optional<TimePoint> publishedDue() const noexcept;
 
     ScopePrivate *scope = nullptr;
     ScheduleRecord *prevInScope = nullptr;
@@ -52,14 +70,31 @@ public:
     TimePoint firstDue{};
     std::optional<std::chrono::system_clock::time_point> wallTarget; // at(): re-checked on wake
     qint64 tick = 0;
-    int skipped = 0;
+    // Written on the scope's thread only; atomic (relaxed) because Scheduled reads them anywhere.
+    std::atomic<int> skipped{0};
     Kind kind = Kind::After;
-    bool active = false;
-    bool holdsExit = true;
+    std::atomic<bool> active{false};
+    std::atomic<bool> holdsExit{true};
 
 private:
     static void fired(DeadlineEntry *entry) noexcept;
+    bool isOnHomeThread() const noexcept;
+    //! From another thread: records \a what and mails it to the home thread (or leaves it for
+    //! becomeHome() if the schedule has not reached its scope yet).
+    void request(Request what) noexcept;
+    //! On the home thread: carries out and clears the pending requests.
+    void applyRequests() noexcept;
+    void unscheduleHere() noexcept;
+    void cancelHere() noexcept;
+    void dontHoldExitHere() noexcept;
+    struct RequestLetter;
+
     std::atomic<int> m_refs{1};
+    std::atomic<quint8> m_requests{0};
+    //! The homeId() of the home thread's QAyo context (set by becomeHome()); 0 before.
+    std::atomic<std::uint32_t> m_homeContext{0};
+    std::atomic<TimePoint::rep> m_publishedDue{NoDue};
+    static constexpr TimePoint::rep NoDue = std::numeric_limits<TimePoint::rep>::min();
 };
 
 } // namespace detail
@@ -67,7 +102,11 @@ private:
 //! What Scope::after(), at() and every() return: the switch of a scheduled callback.
 /*!
  * A value type with shared state; it stays valid after the scope is gone (then inactive).
- * Use it on the scope's thread.
+ *
+ * Thread rules: every function works on any thread. dontHoldExit(), unschedule() and cancel()
+ * called off the scope's thread take effect on the scope's thread soon after (a call to the
+ * callback that is already due may still start before that); the getters read the state as
+ * last published there.
  */
 class QAYO_CORE_EXPORT Scheduled
 {
@@ -90,10 +129,13 @@ public:
     //! True if the handle refers to a registration.
     bool isValid() const noexcept { return m_record != nullptr; }
     //! The scope's join no longer waits for this callback (ayo's dont_hold_exit). Chainable.
+    //! From another thread it takes effect on the scope's thread soon after.
     Scheduled &dontHoldExit();
-    //! No further calls; a call already running finishes. Safe from inside the callback.
+    //! No further calls; a call already running finishes. Safe from inside the callback. From
+    //! another thread it takes effect on the scope's thread soon after.
     void unschedule();
-    //! unschedule(), and cancels a call that is running.
+    //! unschedule(), and cancels a call that is running. From another thread it takes effect on
+    //! the scope's thread soon after.
     void cancel();
     //! True while more calls are planned.
     bool isActive() const noexcept;

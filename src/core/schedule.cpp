@@ -5,6 +5,7 @@
 
 #include "logging_p.h"
 #include "scope_p.h"
+#include "threadcontext_p.h"
 
 #include <QThread>
 
@@ -28,15 +29,16 @@ ScheduleRecord::~ScheduleRecord()
 void ScheduleRecord::fired(DeadlineEntry *entry) noexcept
 {
     auto *record = static_cast<ScheduleRecord *>(entry);
+    record->m_publishedDue.store(NoDue, std::memory_order_relaxed); // out of the heap: re-armed below or over
     ScopePrivate *d = record->scope;
-    if (!record->active || !d)
+    if (!record->active.load(std::memory_order_relaxed) || !d)
         return;
     Clock *clock = Clock::current();
     const TimePoint now = clock->now();
     if (record->kind == Kind::At) {
         const auto remaining = *record->wallTarget - clock->systemNow();
         if (remaining > decltype(remaining)::zero()) { // the system time moved back: not yet
-            record->arm(now + std::min<Clock::Duration>(remaining, WallClockRecheck));
+            record->armFor(now + std::min<Clock::Duration>(remaining, WallClockRecheck));
             return;
         }
     }
@@ -46,17 +48,17 @@ void ScheduleRecord::fired(DeadlineEntry *entry) noexcept
         TimePoint next = record->firstDue + record->tick * record->interval;
         while (next <= now) { // the loop was late by more than a period: those ticks are lost
             ++record->tick;
-            ++record->skipped;
+            record->countSkipped();
             next += record->interval;
         }
-        record->arm(next);
+        record->armFor(next);
     }
 
     record->ref(); // signals emitted while spawning may run arbitrary code
     const bool overlapping = record->lastCall
         && record->lastCall->state.load(std::memory_order_relaxed) != TaskRecord::State::Done;
     if (overlapping) {
-        ++record->skipped;
+        record->countSkipped();
         qCDebug(lcTime) << "every(): skipping a tick, the previous call still runs";
     } else if (!d->m_dying && !d->m_finished) {
         TaskRecord *call = record->makeCall();
@@ -71,27 +73,132 @@ void ScheduleRecord::fired(DeadlineEntry *entry) noexcept
     record->deref();
 }
 
+void ScheduleRecord::armFor(TimePoint due) noexcept
+{
+    m_publishedDue.store(due.time_since_epoch().count(), std::memory_order_relaxed);
+    arm(due);
+}
+
+std::optional<TimePoint> ScheduleRecord::publishedDue() const noexcept
+{
+    const TimePoint::rep due = m_publishedDue.load(std::memory_order_relaxed);
+    if (due == NoDue)
+        return std::nullopt;
+    return TimePoint(TimePoint::duration(due));
+}
+
+// --- the switches, from any thread ---------------------------------------------------------------
+// A schedule lives on its scope's thread (its deadline, its scope's lists). A switch used on
+// another thread sets a request bit and mails a RequestLetter to the home thread, found by the id
+// of its QAyo context (postToContextId(): safe even if the scope or the thread is gone by then).
+// A schedule made from another thread has no home yet while its activation travels to the scope:
+// then becomeHome() carries the requests out when it gets there.
+
+struct ScheduleRecord::RequestLetter final : ReadyNode
+{
+    explicit RequestLetter(ScheduleRecord *record) noexcept : ReadyNode(&RequestLetter::run), record(record) {}
+    static void run(ReadyNode *node) noexcept
+    {
+        auto *letter = static_cast<RequestLetter *>(node);
+        letter->record->applyRequests();
+        discard(node);
+    }
+    static void discard(ReadyNode *node) noexcept
+    {
+        auto *letter = static_cast<RequestLetter *>(node);
+        letter->record->deref();
+        delete letter;
+    }
+    ScheduleRecord *record;
+};
+
+bool ScheduleRecord::isOnHomeThread() const noexcept
+{
+    const std::uint32_t home = m_homeContext.load(std::memory_order_relaxed);
+    return home != 0 && home == threadHomeIdIfAny();
+}
+
+void ScheduleRecord::request(Request what) noexcept
+{
+    // seq_cst pairs with becomeHome(): set the bit, then look for the home; becomeHome() sets
+    // the home, then takes the bits. One of the two sees the other's write (the letter and
+    // becomeHome() may both find the bit: applying takes it, the other finds nothing).
+    m_requests.fetch_or(what, std::memory_order_seq_cst);
+    const std::uint32_t home = m_homeContext.load(std::memory_order_seq_cst);
+    if (home == 0)
+        return; // becomeHome() carries it out (or the schedule never starts: nothing to do)
+    ref(); // the letter's
+    auto *letter = new RequestLetter(this);
+    if (!postToContextId(home, letter, &RequestLetter::discard)) {
+        // The scope's thread has ended: the schedule can never fire again.
+        qCDebug(lcTime) << "scheduled callback switched from another thread: its thread has ended";
+        RequestLetter::discard(letter);
+    }
+}
+
+void ScheduleRecord::becomeHome(std::uint32_t homeId) noexcept
+{
+    m_homeContext.store(homeId, std::memory_order_seq_cst); // see request()
+    applyRequests();
+}
+
+void ScheduleRecord::applyRequests() noexcept
+{
+    const quint8 pending = m_requests.exchange(0, std::memory_order_seq_cst);
+    if (!pending)
+        return;
+    ref(); // deactivating drops the scope's reference
+    if (pending & DontHoldExitRequest)
+        dontHoldExitHere();
+    if (pending & CancelRequest)
+        cancelHere();
+    else if (pending & UnscheduleRequest)
+        unscheduleHere();
+    deref();
+}
+
 void ScheduleRecord::unschedule() noexcept
+{
+    if (Q_UNLIKELY(!isOnHomeThread()))
+        return request(UnscheduleRequest);
+    unscheduleHere();
+}
+
+void ScheduleRecord::cancel() noexcept
+{
+    if (Q_UNLIKELY(!isOnHomeThread()))
+        return request(CancelRequest);
+    cancelHere();
+}
+
+void ScheduleRecord::dontHoldExit() noexcept
+{
+    if (Q_UNLIKELY(!isOnHomeThread()))
+        return request(DontHoldExitRequest);
+    dontHoldExitHere();
+}
+
+void ScheduleRecord::unscheduleHere() noexcept
 {
     if (scope)
         scope->deactivateSchedule(this);
 }
 
-void ScheduleRecord::cancel() noexcept
+void ScheduleRecord::cancelHere() noexcept
 {
     ref();
-    unschedule();
+    unscheduleHere();
     if (lastCall)
         lastCall->requestCancel();
     deref();
 }
 
-void ScheduleRecord::dontHoldExit() noexcept
+void ScheduleRecord::dontHoldExitHere() noexcept
 {
-    if (!holdsExit)
+    if (!holdsExit.load(std::memory_order_relaxed))
         return;
-    holdsExit = false;
-    if (active && scope) {
+    holdsExit.store(false, std::memory_order_relaxed);
+    if (active.load(std::memory_order_relaxed) && scope) {
         --scope->m_heldSchedules;
         scope->checkJoin();
     }
@@ -114,9 +221,9 @@ void ScopePrivate::linkSchedule(ScheduleRecord *record) noexcept
 
 void ScopePrivate::deactivateSchedule(ScheduleRecord *record) noexcept
 {
-    if (!record->active)
+    if (!record->active.load(std::memory_order_relaxed))
         return;
-    record->active = false;
+    record->active.store(false, std::memory_order_relaxed);
     record->DeadlineEntry::cancel();
     if (record->prevInScope)
         record->prevInScope->nextInScope = record->nextInScope;
@@ -126,7 +233,7 @@ void ScopePrivate::deactivateSchedule(ScheduleRecord *record) noexcept
         record->nextInScope->prevInScope = record->prevInScope;
     record->prevInScope = record->nextInScope = nullptr;
     record->scope = nullptr;
-    if (record->holdsExit) {
+    if (record->holdsExit.load(std::memory_order_relaxed)) {
         --m_heldSchedules;
         checkJoin();
     }
@@ -174,14 +281,21 @@ Scheduled Scope::scheduleRecord(detail::ScheduleRecord *record, detail::Schedule
         QMetaObject::invokeMethod(
             this, [this, holder, kind, delay, when] {
                 detail::ScheduleRecord *r = holder->record.exchange(nullptr, std::memory_order_acq_rel);
+                r->ref(); // for becomeHome(): activating may drop the scope's reference
                 if (!d->m_dying && !d->m_finished)
                     activateSchedule(r, kind, delay, when);
                 else
                     r->deref(); // the scope's reference: never active
+                // Switches used while it travelled here (unschedule() from the thread that made
+                // it, say) take effect now.
+                r->becomeHome(detail::ThreadContext::current()->homeId());
+                r->deref();
             },
             Qt::QueuedConnection);
         return handle;
     }
+    // Home before it is returned: no other thread can have used a switch yet.
+    record->setHomeUnshared(detail::ThreadContext::current()->homeId());
     activateSchedule(record, kind, delay, when);
     return handle;
 }
@@ -199,8 +313,9 @@ void Scope::activateSchedule(detail::ScheduleRecord *record, detail::ScheduleRec
         return;
     }
     d->linkSchedule(record);
-    record->active = true;
-    ++d->m_heldSchedules;
+    record->active.store(true, std::memory_order_relaxed);
+    if (record->holdsExit.load(std::memory_order_relaxed)) // as deactivateSchedule() counts it
+        ++d->m_heldSchedules;
 
     Clock *clock = Clock::current();
     const auto now = clock->now();
@@ -221,7 +336,7 @@ void Scope::activateSchedule(detail::ScheduleRecord *record, detail::ScheduleRec
     }
     }
     record->firstDue = due;
-    record->arm(due);
+    record->armFor(due);
 
     detail::ScopePrivate::Guard guard(d.get());
     if (firstStart)
@@ -265,24 +380,24 @@ void Scheduled::cancel()
 
 bool Scheduled::isActive() const noexcept
 {
-    return m_record && m_record->active;
+    return m_record && m_record->active.load(std::memory_order_relaxed);
 }
 
 bool Scheduled::holdsExit() const noexcept
 {
-    return isActive() && m_record->holdsExit;
+    return isActive() && m_record->holdsExit.load(std::memory_order_relaxed);
 }
 
 std::optional<Clock::TimePoint> Scheduled::nextDue() const noexcept
 {
-    if (!isActive() || !m_record->isQueued())
+    if (!isActive())
         return std::nullopt;
-    return m_record->due;
+    return m_record->publishedDue();
 }
 
 int Scheduled::skippedTicks() const noexcept
 {
-    return m_record ? m_record->skipped : 0;
+    return m_record ? m_record->skipped.load(std::memory_order_relaxed) : 0;
 }
 
 } // namespace QAyo

@@ -472,7 +472,14 @@ void ScopePrivate::SpawnLetter::arrived(ReadyNode *node) noexcept
     delete letter;
     ScopePrivate *d = scope->d.get();
     d->m_incoming.fetch_sub(1, std::memory_order_relaxed);
-    if (d->m_dying || d->m_finished) {
+    // From here on a cancel from another thread is mailed to this thread; one that came while
+    // the record travelled left its mark instead (see TaskRecord::requestCancel()).
+    const std::uint32_t cancelledOnTheWay = record->homeContext.exchange(ThreadContext::current()->homeId(),
+                                                                         std::memory_order_acq_rel);
+    if (cancelledOnTheWay == TaskRecord::CancelledInFlight || d->m_dying || d->m_finished) {
+        if (cancelledOnTheWay == TaskRecord::CancelledInFlight)
+            qCDebug(lcCancel) << record->displayName() << "was cancelled on its way to scope" << scopeLabel(d);
+        record->cancelRequested = true;
         record->settle(TaskRecord::Outcome::Cancelled);
         record->deref();
         d->checkJoin();
@@ -486,6 +493,21 @@ void ScopePrivate::SpawnLetter::discard(ReadyNode *node) noexcept
     auto *letter = static_cast<SpawnLetter *>(node);
     letter->record->settle(TaskRecord::Outcome::Cancelled);
     letter->record->deref();
+    delete letter;
+}
+
+void ScopePrivate::CancelLetter::run(ReadyNode *node) noexcept
+{
+    auto *letter = static_cast<CancelLetter *>(node);
+    letter->task->requestCancel();
+    letter->task->deref();
+    delete letter;
+}
+
+void ScopePrivate::CancelLetter::discard(ReadyNode *node) noexcept
+{
+    auto *letter = static_cast<CancelLetter *>(node);
+    letter->task->deref();
     delete letter;
 }
 
@@ -950,6 +972,9 @@ void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
         detail::ScopePrivate::postSpawn(this, record, kind);
         return;
     }
+    // Its home thread from now on (a cancel from elsewhere is mailed here). Relaxed: whoever gets
+    // the record's handle on another thread gets it through a hand-over made after this.
+    record->homeContext.store(detail::ThreadContext::current()->homeId(), std::memory_order_relaxed);
     if (Q_UNLIKELY(d->m_deadlinePassed && !d->m_cancelled && !d->m_finished)) {
         if (!d->expireBeforeSpawn(record))
             return;
@@ -1219,11 +1244,43 @@ Scope *Scope::parentScope() const
 
 namespace QAyo::detail {
 // TaskRecord::requestCancel lives here: it needs the scope internals.
+bool TaskRecord::isOnHomeThread() const noexcept
+{
+    const std::uint32_t home = homeContext.load(std::memory_order_relaxed);
+    return home != 0 && home == threadHomeIdIfAny();
+}
+
+namespace {
+//! requestCancel() from another thread than the task's: the cancel runs on the task's thread.
+Q_DECL_COLD_FUNCTION void mailCancel(TaskRecord *record) noexcept
+{
+    std::uint32_t home = 0;
+    // Still on its way to its scope (spawned from another thread): SpawnLetter::arrived() finds
+    // the mark and drops it, in the same atomic variable, so neither side can miss the other.
+    if (record->homeContext.compare_exchange_strong(home, TaskRecord::CancelledInFlight, std::memory_order_acq_rel))
+        return;
+    if (home == TaskRecord::CancelledInFlight)
+        return; // cancelled on its way already
+    record->ref(); // the letter's
+    auto *letter = new ScopePrivate::CancelLetter(record);
+    if (!postToContextId(home, letter, &ScopePrivate::CancelLetter::discard)) {
+        // Its thread has ended: the task ended with it (or was left behind, cancelled, with a
+        // scope destroyed there): nothing can run it any more.
+        qCDebug(lcCancel) << "cancel of" << record->displayName() << "from another thread: its thread has ended";
+        ScopePrivate::CancelLetter::discard(letter);
+    }
+}
+} // namespace
+
 void TaskRecord::requestCancel() noexcept
 {
     const State current = state.load(std::memory_order_relaxed);
     if (current == State::Done)
         return;
+    if (Q_UNLIKELY(!isOnHomeThread())) {
+        mailCancel(this);
+        return;
+    }
     if (current == State::Queued) {
         if (scope)
             scope->dropQueued(this);

@@ -137,6 +137,17 @@ public:
         TaskRecord *record = nullptr;
         Scope::SpawnKind kind = Scope::SpawnKind::Normal;
     };
+    //! Cancels a task (TaskRecord::requestCancel()) where it is run: a later turn of the ready
+    //! queue (StartState::abandon()) or the task's home thread, mailed there from another thread.
+    //! Holds a reference to the task.
+    struct CancelLetter final : ReadyNode
+    {
+        explicit CancelLetter(TaskRecord *task) noexcept : ReadyNode(&CancelLetter::run), task(task) {}
+        static void run(ReadyNode *node) noexcept;
+        //! The home thread ended before the delivery: nothing is left to cancel there.
+        static void discard(ReadyNode *node) noexcept;
+        TaskRecord *task;
+    };
     struct FinishNode : ReadyNode
     {
         FinishNode() : ReadyNode(&FinishNode::run) {}

@@ -94,23 +94,6 @@ bool StartState::bodyEnded(const std::exception_ptr &failure) noexcept
     return false;
 }
 
-namespace {
-//! Cancels a task on the next ready-queue turn: abandon() runs inside cancels and frame
-//! destructions that walk a scope's task list, where no task may be unlinked under their feet.
-struct CancelLetter final : ReadyNode
-{
-    explicit CancelLetter(TaskRecord *task) noexcept : ReadyNode(&CancelLetter::run), task(task) {}
-    static void run(ReadyNode *node) noexcept
-    {
-        auto *letter = static_cast<CancelLetter *>(node);
-        letter->task->requestCancel();
-        letter->task->deref();
-        delete letter;
-    }
-    TaskRecord *task;
-};
-} // namespace
-
 void StartState::abandon() noexcept
 {
     if (m_phase != Phase::Starting)
@@ -118,7 +101,9 @@ void StartState::abandon() noexcept
     m_phase = Phase::Abandoned;
     if (TaskRecord *task = std::exchange(m_task, nullptr)) {
         task->removeWaiter(this);
-        postReady(new CancelLetter(task)); // takes over the reference
+        // On the next ready-queue turn: abandon() runs inside cancels and frame destructions
+        // that walk a scope's task list, where no task may be unlinked under their feet.
+        postReady(new ScopePrivate::CancelLetter(task)); // takes over the reference
     }
 }
 

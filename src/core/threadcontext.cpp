@@ -42,12 +42,25 @@ std::atomic<std::uint64_t> lastContextId{0};
 } // namespace
 
 // In the mail section below: the ids postToContext() accepts.
-void registerContext(std::uint64_t id);
+void registerContext(std::uint64_t id, QObject *context);
 void unregisterContext(std::uint64_t id) noexcept;
 
-ThreadContext::ThreadContext() : m_id(++lastContextId)
+namespace {
+//! A new context id whose homeId() is neither 0 nor ~0 (the marks of TaskRecord::homeContext).
+std::uint64_t newContextId() noexcept
 {
-    registerContext(m_id);
+    for (;;) {
+        const std::uint64_t id = ++lastContextId;
+        const auto home = std::uint32_t(id);
+        if (home != 0 && home != ~std::uint32_t(0))
+            return id;
+    }
+}
+} // namespace
+
+ThreadContext::ThreadContext() : m_id(newContextId())
+{
+    registerContext(m_id, this);
     m_ready.prev = m_ready.next = &m_ready;
 }
 
@@ -434,8 +447,21 @@ std::vector<Letter> mailbox;
 //! The homes whose delivery call is posted and has not started yet: mail for them rides along
 //! with it, so nodes that arrive while the receiving thread is busy cost one wake-up in all.
 std::vector<QObject *> deliveryPosted;
-//! The id() of every thread context alive (a handful: one per thread that used QAyo).
-std::vector<std::uint64_t> liveContexts;
+//! Every thread context alive (a handful: one per thread that used QAyo), with its id().
+struct LiveContext
+{
+    std::uint64_t id;
+    QObject *context;
+};
+std::vector<LiveContext> liveContexts;
+
+//! The live context with \a id, or null; with mailMutex held.
+QObject *findLiveContext(std::uint64_t id) noexcept
+{
+    const auto it = std::find_if(liveContexts.begin(), liveContexts.end(),
+                                 [id](const LiveContext &live) { return live.id == id; });
+    return it == liveContexts.end() ? nullptr : it->context;
+}
 
 //! Moves the letters \a matches picks from the mailbox to \a taken, in order, in
 //! one pass (erasing letter by letter was quadratic: with a million aside jobs handing back
@@ -482,16 +508,16 @@ void syncHandOver() noexcept
     std::lock_guard lock(mailMutex);
 }
 
-void registerContext(std::uint64_t id)
+void registerContext(std::uint64_t id, QObject *context)
 {
     std::lock_guard lock(mailMutex);
-    liveContexts.push_back(id);
+    liveContexts.push_back({id, context});
 }
 
 void unregisterContext(std::uint64_t id) noexcept
 {
     std::lock_guard lock(mailMutex);
-    std::erase(liveContexts, id);
+    std::erase_if(liveContexts, [id](const LiveContext &live) { return live.id == id; });
 }
 
 std::uint64_t threadContextId()
@@ -511,20 +537,39 @@ bool addLetter(QObject *home, ReadyNode *node, ReadyNode::RunFunction orphaned)
 }
 } // namespace
 
+namespace {
+//! Queues the letter for the live context \a context and posts its delivery; with mailMutex held.
+void addLetterToContext(QObject *context, ReadyNode *node, ReadyNode::RunFunction orphaned)
+{
+    if (!addLetter(context, node, orphaned))
+        return;
+    // Posted under the mutex: the context cannot be destroyed in between.
+    QMetaObject::invokeMethod(context, [] { deliverMail(); }, Qt::QueuedConnection);
+}
+} // namespace
+
 bool postToContext(QObject *context, std::uint64_t id, ReadyNode *node, ReadyNode::RunFunction orphaned) noexcept
 {
-    {
-        std::lock_guard lock(mailMutex);
-        // The context dies under this mutex (unregisterContext), so a live id here stays alive
-        // until the delivery call is posted: its destructor purges the letter (running
-        // \a orphaned) if it dies before the delivery.
-        if (std::find(liveContexts.begin(), liveContexts.end(), id) == liveContexts.end())
-            return false;
-        if (!addLetter(context, node, orphaned))
-            return true;
-        // Posted under the mutex: the context cannot be destroyed in between.
-        QMetaObject::invokeMethod(context, [] { deliverMail(); }, Qt::QueuedConnection);
-    }
+    std::lock_guard lock(mailMutex);
+    // The context dies under this mutex (unregisterContext), so a live id here stays alive
+    // until the delivery call is posted: its destructor purges the letter (running
+    // \a orphaned) if it dies before the delivery.
+    if (findLiveContext(id) != context)
+        return false;
+    addLetterToContext(context, node, orphaned);
+    return true;
+}
+
+bool postToContextId(std::uint32_t homeId, ReadyNode *node, ReadyNode::RunFunction orphaned) noexcept
+{
+    std::lock_guard lock(mailMutex);
+    // As postToContext(): a context found alive here stays alive until the delivery is posted.
+    const auto it = std::find_if(liveContexts.begin(), liveContexts.end(),
+                                 [homeId](const LiveContext &live) { return std::uint32_t(live.id) == homeId; });
+    if (it == liveContexts.end())
+        return false;
+    QObject *context = it->context;
+    addLetterToContext(context, node, orphaned);
     return true;
 }
 

@@ -54,6 +54,10 @@ public:
     ~ThreadContext() override;
     //! Unique for the life of the process (an address may be reused by a later thread's context).
     std::uint64_t id() const noexcept { return m_id; }
+    //! The short form of id() that task and schedule records keep (TaskRecord::homeContext): its
+    //! low 32 bits, never 0 or ~0 (records use those as marks). Unique among live contexts unless
+    //! one lives while four billion others are created.
+    std::uint32_t homeId() const noexcept { return std::uint32_t(m_id); }
     //! True while the context is being destroyed (its thread ends): what is posted to its ready
     //! queue now never runs, so a hand-over to this thread must take the "thread has ended" path.
     bool isDying() const noexcept { return m_dying; }
@@ -143,8 +147,19 @@ QAYO_CORE_EXPORT void postToThreadOf(QObject *home, ReadyNode *node) noexcept;
 //! dies (on that thread, its loop gone): the node must finish there, or give back what it holds.
 QAYO_CORE_EXPORT bool postToContext(QObject *context, std::uint64_t id, ReadyNode *node,
                                     ReadyNode::RunFunction orphaned) noexcept;
+//! postToContext() for the context whose homeId() is \a homeId, found by it alone: for a thread
+//! known only by the id a record kept (a task's or a schedule's home thread, see
+//! TaskRecord::homeContext). Returns false, posting nothing, if that thread's context has ended.
+QAYO_CORE_EXPORT bool postToContextId(std::uint32_t homeId, ReadyNode *node, ReadyNode::RunFunction orphaned) noexcept;
 //! The id() of the calling thread's context (see postToContext()).
 QAYO_CORE_EXPORT std::uint64_t threadContextId();
+//! The homeId() of the calling thread's context, or 0 if it has none yet (never creates one): a
+//! home id of 0 ("not known yet") never matches.
+inline std::uint32_t threadHomeIdIfAny() noexcept
+{
+    const ThreadContext *context = tlsCurrentContext;
+    return context ? context->homeId() : 0;
+}
 //! Takes back the nodes still on their way to \a home (it is being destroyed) and disposes of
 //! them: with the letter's own orphaned function (see postToContext()), else with \a dispose.
 QAYO_CORE_EXPORT void purgeMail(QObject *home, void (*dispose)(ReadyNode *) noexcept) noexcept;

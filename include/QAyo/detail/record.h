@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <new>
 #include <optional>
@@ -118,8 +119,11 @@ public:
     void warnCancelSwallowed() const;
 
     //! Cancels this task (and the scopes created inside it); wakes it if it is suspended on a
-    //! cancellation-aware await. Level-triggered: stays cancelled until the task ends.
+    //! cancellation-aware await. Level-triggered: stays cancelled until the task ends. From
+    //! another thread than the task's, the cancel is posted there and takes effect soon after.
     void requestCancel() noexcept;
+    //! True if the calling thread is the one the task lives on (its scope's, once it got there).
+    bool isOnHomeThread() const noexcept;
 
     //! The root frame reached its final suspend point: destroys the frame, records the outcome.
     void rootFinished(std::exception_ptr error) noexcept;
@@ -168,6 +172,13 @@ public:
     bool variantResult = false;          // resultAsVariant() may give a value (copyable result)
     quint32 slotQueuePosition = 0;       // while in its scope's maxConcurrency queue (scope_p.h)
     LimiterTicket *limiterTicket = nullptr; // the Limiter slot it asks for or holds (until settled)
+    //! The home id of its thread's QAyo context (threadcontext_p.h), set on that thread when the
+    //! record reaches its scope; 0 before, CancelledInFlight if a cancel came meanwhile. A cancel
+    //! from another thread is mailed to the home thread by this id. 32 bits: with m_refs it fills
+    //! what was the padding at the end of the record.
+    std::atomic<std::uint32_t> homeContext{0};
+    //! homeContext of a record cancelled on its way to its scope (no context has this id).
+    static constexpr std::uint32_t CancelledInFlight = ~std::uint32_t(0);
 
 protected:
     //! Resumes the freshly created root frame \a root (its promise already points here).
