@@ -1397,6 +1397,37 @@ private Q_SLOTS:
         worker.destroy(remote);
     }
 
+    void errorMessagesMadeOnOtherThreadsReadTheScopeNameSafely()
+    {
+        // The scope's thread keeps renaming the scope while another thread's wrong-thread calls
+        // build their errors, which name it. ThreadSanitizer checks that the two never race.
+        QAyo::Scope scope;
+        scope.setName(QStringLiteral("renamed first"));
+        std::atomic<bool> stop { false };
+        std::atomic<int> refused { 0 };
+        std::atomic<bool> named { true };
+        std::thread side([&] {
+            while (!stop.load()) {
+                try {
+                    scope.setMaxConcurrency(2);
+                } catch (const QAyo::InvalidStateError &e) {
+                    ++refused;
+                    if (!e.message().contains(QLatin1String("renamed ")))
+                        named = false;
+                }
+            }
+        });
+        QElapsedTimer elapsed;
+        elapsed.start();
+        for (int i = 0; refused.load() < 500 && elapsed.elapsed() < 10000; ++i)
+            scope.setName(QStringLiteral("renamed %1").arg(i));
+        stop = true;
+        side.join();
+        QVERIFY2(refused.load() >= 500, qPrintable(QString::number(refused.load())));
+        QVERIFY(named.load());
+        QCOMPARE(scope.maxConcurrency(), 0);
+    }
+
     void completionForAnAwaiterWhoseThreadHasEndedIsDropped_data()
     {
         QTest::addColumn<bool>("postedBeforeTheEnd");

@@ -43,6 +43,12 @@ QString scopeLabel(const detail::ScopePrivate *d)
 
 namespace detail {
 
+QString ScopePrivate::labelFromAnyThread() const
+{
+    QMutexLocker lock(&nameMutex);
+    return scopeLabel(this);
+}
+
 // ================================================================================================
 // Tree
 // ================================================================================================
@@ -950,15 +956,15 @@ void Scope::checkCanSpawn(const char *operation, bool drawsFromScopeLimiter) con
 {
     if (d->m_dying)
         throw ScopeClosedError(QStringLiteral("%1: scope %2 is being destroyed")
-                                   .arg(QLatin1String(operation), scopeLabel(d.get())));
+                                   .arg(QLatin1String(operation), d->labelFromAnyThread()));
     if (d->m_finished)
         throw ScopeClosedError(QStringLiteral("%1: scope %2 has finished (it was joined)")
-                                   .arg(QLatin1String(operation), scopeLabel(d.get())));
+                                   .arg(QLatin1String(operation), d->labelFromAnyThread()));
     if (drawsFromScopeLimiter && d->limiterState) {
         if (const auto limiter = detail::destroyedLimiterLabel(d->limiterState.get())) {
             throw InvalidStateError(QStringLiteral("%1: the %2 of scope %3 was destroyed; the scope can start no "
                                                    "more tasks that draw from it")
-                                        .arg(QLatin1String(operation), *limiter, scopeLabel(d.get())));
+                                        .arg(QLatin1String(operation), *limiter, d->labelFromAnyThread()));
         }
     }
 }
@@ -1116,7 +1122,10 @@ void Scope::setName(const QString &name)
     checkOnScopeThread("setName");
     if (d->options.name == name)
         return;
-    d->options.name = name;
+    {
+        QMutexLocker lock(&d->nameMutex); // read by error messages made on other threads
+        d->options.name = name;
+    }
     Q_EMIT nameChanged();
 }
 
@@ -1228,7 +1237,7 @@ void Scope::checkOnScopeThread(const char *operation) const
         throw InvalidStateError(QStringLiteral("%1: call it on the thread of scope %2 (its QObject thread); from "
                                                "other threads only asap(), <<, after(), at(), every() and cancel() "
                                                "are")
-                                    .arg(QLatin1String(operation), scopeLabel(d.get())));
+                                    .arg(QLatin1String(operation), d->labelFromAnyThread()));
 }
 
 Scope *Scope::parentScope() const

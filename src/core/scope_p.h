@@ -6,6 +6,7 @@
 #include "withdrawablequeue_p.h"
 
 #include <QMetaMethod>
+#include <QMutex>
 #include <QPointer>
 #include <QThread>
 
@@ -157,6 +158,11 @@ public:
 
     Scope *q;
     ScopeOptions options;
+    //! Guards options.name against the error messages of calls made on other threads (the
+    //! scope's thread writes it under the lock; see labelFromAnyThread()).
+    mutable QMutex nameMutex;
+    //! The scope's name for a message made on any thread ("(unnamed)" without one).
+    QString labelFromAnyThread() const;
     //! The shared state of options.limiter: outlives the Limiter object, so a spawn after the
     //! limiter was destroyed is refused instead of touching freed memory (docs/limits.md).
     std::shared_ptr<LimiterState> limiterState;
