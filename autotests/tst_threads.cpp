@@ -1397,6 +1397,30 @@ private Q_SLOTS:
         worker.destroy(remote);
     }
 
+    void spawningIntoAScopeWhoseThreadHasEndedThrows()
+    {
+        // A scope left alive on a worker thread that has ended: work spawned into it from another
+        // thread could never start. It is refused at the call instead of waiting forever.
+        QThread worker;
+        auto *left = new QAyo::Scope(QAyo::ScopeOptions { .name = QStringLiteral("left behind") });
+        left->moveToThread(&worker);
+        worker.start();
+        worker.quit();
+        QVERIFY(worker.wait(10000));
+        int ran = 0;
+        QString error;
+        try {
+            left->asap([&ran] { ++ran; });
+        } catch (const QAyo::ScopeClosedError &e) {
+            error = e.message();
+        }
+        QVERIFY2(error.contains(QLatin1String("left behind")) && error.contains(QLatin1String("has ended")),
+                 qPrintable(error));
+        QVERIFY_THROWS_EXCEPTION(QAyo::ScopeClosedError, left->after(1ms, [&ran] { ++ran; }));
+        QCOMPARE(ran, 0);
+        delete left; // an object of a finished thread: deleted here
+    }
+
     void errorMessagesMadeOnOtherThreadsReadTheScopeNameSafely()
     {
         // The scope's thread keeps renaming the scope while another thread's wrong-thread calls

@@ -960,6 +960,12 @@ void Scope::checkCanSpawn(const char *operation, bool drawsFromScopeLimiter) con
     if (d->m_finished)
         throw ScopeClosedError(QStringLiteral("%1: scope %2 has finished (it was joined)")
                                    .arg(QLatin1String(operation), d->labelFromAnyThread()));
+    // From another thread into a scope left alive on a thread that has ended: the work would
+    // wait forever, since nothing runs there any more (docs/threads.md).
+    if (Q_UNLIKELY(!d->isOnScopeThread()) && thread()->isFinished())
+        throw ScopeClosedError(QStringLiteral("%1: the thread of scope %2 has ended; nothing can run there any more "
+                                              "(destroy a worker's scopes before its thread ends)")
+                                   .arg(QLatin1String(operation), d->labelFromAnyThread()));
     if (drawsFromScopeLimiter && d->limiterState) {
         if (const auto limiter = detail::destroyedLimiterLabel(d->limiterState.get())) {
             throw InvalidStateError(QStringLiteral("%1: the %2 of scope %3 was destroyed; the scope can start no "
