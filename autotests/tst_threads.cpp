@@ -16,6 +16,7 @@
 #include <QThreadPool>
 #include <QTimer>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -1419,6 +1420,48 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(QAyo::ScopeClosedError, left->after(1ms, [&ran] { ++ran; }));
         QCOMPARE(ran, 0);
         delete left; // an object of a finished thread: deleted here
+    }
+
+    void spawnsFromAnotherThreadRacingTheJoinEndRanOrCancelled()
+    {
+        // Another thread keeps spawning while this thread joins the scope: each spawn either
+        // runs, or reaches the scope after its join ended and is cancelled, or is refused with
+        // ScopeClosedError once the scope has finished (a check that reads the scope's state
+        // from the spawning thread: ThreadSanitizer checks it). None is lost.
+        QAyo::Scope scope;
+        std::atomic<int> ran { 0 };
+        std::atomic<bool> refused { false };
+        std::atomic<bool> spawning { false };
+        std::vector<QAyo::Handle<void>> handles;
+        std::thread side([&] {
+            QElapsedTimer elapsed;
+            elapsed.start();
+            while (elapsed.elapsed() < 10000) {
+                try {
+                    handles.push_back(scope.asap([&ran] { ++ran; }));
+                } catch (const QAyo::ScopeClosedError &) {
+                    refused = true;
+                    return;
+                }
+                spawning = true;
+                QThread::usleep(50); // a steady stream, with gaps in which the join can end
+            }
+        });
+        auto body = [&]() -> QAyo::Task<> {
+            while (!spawning.load())
+                co_await QAyo::checkpoint();
+            co_await scope;
+        };
+        QAYO_TEST_RUN(body());
+        side.join();
+        QVERIFY(refused.load());
+        QVERIFY(spinUntil([&] {
+            return std::all_of(handles.begin(), handles.end(), [](const auto &h) { return h.isFinished(); });
+        }));
+        int cancelled = 0;
+        for (const auto &handle : handles)
+            cancelled += handle.isCancelled() ? 1 : 0;
+        QCOMPARE(ran.load() + cancelled, int(handles.size()));
     }
 
     void errorMessagesMadeOnOtherThreadsReadTheScopeNameSafely()

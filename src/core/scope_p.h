@@ -214,8 +214,10 @@ public:
     bool m_timedOut = false;
     bool m_deadlinePassed = false; // the timeout came while idle (see timeoutFired)
     bool m_joinRequested = false;
-    bool m_finished = false;
-    bool m_dying = false;
+    // Atomic: the checks of spawns made on other threads read them (checkCanSpawn()); written
+    // once each, on the scope's thread.
+    std::atomic<bool> m_finished{false};
+    std::atomic<bool> m_dying{false};
     bool m_errorsObserved = false;
 };
 
