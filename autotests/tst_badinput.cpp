@@ -6,6 +6,7 @@
 #include <QAyo/QAyo>
 #include <QAyo/Test>
 
+#include <QCoreApplication>
 #include <QTest>
 #include <QThread>
 #include <QThreadPool>
@@ -534,6 +535,87 @@ private Q_SLOTS:
             QVERIFY(h.isCancelled());
             QVERIFY_THROWS_EXCEPTION(QAyo::TaskCancelledError, h.result());
         }
+    }
+
+    void movingAScopeWithWorkToAnotherThreadIsRefused_data()
+    {
+        QTest::addColumn<QString>("holds");
+        QTest::newRow("a sleeping task") << QStringLiteral("task");
+        QTest::newRow("an armed timeout, no work") << QStringLiteral("timeout");
+        QTest::newRow("a schedule that does not hold exit") << QStringLiteral("schedule");
+        QTest::newRow("moved as the child of its owner") << QStringLiteral("child");
+    }
+
+    void movingAScopeWithWorkToAnotherThreadIsRefused()
+    {
+        // Its tasks, deadlines and schedules live in this thread's queues: Qt cannot be told to
+        // refuse a move, so the scope refuses it by throwing from the ThreadChange event, before
+        // Qt changed anything. The scope then goes on working where it is.
+        QFETCH(QString, holds);
+        QThread worker;
+        worker.start();
+        QObject owner;
+        QAyo::ScopeOptions options{.name = QStringLiteral("busy-scope")};
+        if (holds == QLatin1String("timeout"))
+            options.timeout = 1h;
+        auto *scope = new QAyo::Scope(options, holds == QLatin1String("child") ? &owner : nullptr);
+        std::unique_ptr<QAyo::Scope> ownScope(holds == QLatin1String("child") ? nullptr : scope);
+        bool cancelled = false;
+        if (holds == QLatin1String("task") || holds == QLatin1String("child"))
+            scope->asap(sleepForever(&cancelled));
+        else if (holds == QLatin1String("timeout"))
+            scope->asap([] {});
+        else
+            scope->every(1h, [] {}).dontHoldExit();
+        spinUntil([&] { return scope->runningCount() > 0 || !scope->isActive(); });
+        QObject *moved = holds == QLatin1String("child") ? &owner : static_cast<QObject *>(scope);
+        try {
+            moved->moveToThread(&worker);
+            QFAIL("moveToThread() of a scope with work on its thread did not throw");
+        } catch (const QAyo::InvalidStateError &error) {
+            const QString message = QString::fromUtf8(error.what());
+            QVERIFY2(message.contains(QLatin1String("moveToThread")), qPrintable(message));
+            QVERIFY2(message.contains(QLatin1String("busy-scope")), qPrintable(message));
+        }
+        QCOMPARE(scope->thread(), QThread::currentThread());
+        QCOMPARE(owner.thread(), QThread::currentThread());
+        // Still fully usable where it is.
+        auto h = scope->asap([] { return 7; });
+        spinUntil([&] { return h.isFinished(); });
+        QCOMPARE(h.result(), 7);
+        scope->cancel();
+        QAYO_TEST_JOIN(*scope);
+        if (holds == QLatin1String("task") || holds == QLatin1String("child"))
+            QVERIFY(cancelled);
+        // Joined, it holds nothing here any more: now it may move.
+        moved->moveToThread(&worker);
+        QCOMPARE(scope->thread(), &worker);
+        if (holds == QLatin1String("child")) {
+            QMetaObject::invokeMethod(&owner, [&owner] { owner.moveToThread(QCoreApplication::instance()->thread()); },
+                                      Qt::BlockingQueuedConnection);
+        } else {
+            QAyo::Scope *raw = ownScope.release();
+            QMetaObject::invokeMethod(raw, [raw] { delete raw; }, Qt::BlockingQueuedConnection);
+        }
+        worker.quit();
+        QVERIFY(worker.wait(5000));
+    }
+
+    void movingAnIdleScopeToAnotherThreadWorks()
+    {
+        // Never started: nothing of it lives in this thread's queues.
+        QThread worker;
+        worker.start();
+        auto *scope = new QAyo::Scope;
+        scope->moveToThread(&worker);
+        QCOMPARE(scope->thread(), &worker);
+        QAyo::Handle<int> h;
+        QMetaObject::invokeMethod(scope, [&] { h = scope->asap([] { return 3; }); }, Qt::BlockingQueuedConnection);
+        QVERIFY(spinUntil([&] { return h.isFinished(); }));
+        QCOMPARE(h.result(), 3);
+        QMetaObject::invokeMethod(scope, [scope] { delete scope; }, Qt::BlockingQueuedConnection);
+        worker.quit();
+        QVERIFY(worker.wait(5000));
     }
 };
 

@@ -919,8 +919,22 @@ Scope::Scope(const ScopeOptions &options, detail::TaskRecord *parentTask) : QObj
 
 bool Scope::event(QEvent *event)
 {
-    if (event->type() == QEvent::ThreadChange)
+    if (event->type() == QEvent::ThreadChange) {
+        // Qt sends this before it changes anything, to the moved object and to each of its
+        // children, and lets an exception from here leave moveToThread(): the one way to refuse
+        // a move. A scope that holds work here - tasks, a deadline, schedules, joiners - is tied
+        // to this thread's ready queue and deadline heap, which no other thread may touch.
+        if (d->holdsWorkOnItsThread()) {
+            throw InvalidStateError(QStringLiteral("moveToThread: scope %1 has work on its thread (%2 task(s), %3); a "
+                                                   "scope cannot change threads while it holds work: cancel and join "
+                                                   "it first, or create the scope on the target thread")
+                                        .arg(scopeLabel(d.get()))
+                                        .arg(d->m_pending + d->m_running)
+                                        .arg(d->m_timeout.isQueued() ? QStringLiteral("an armed timeout")
+                                                                     : QStringLiteral("no timeout")));
+        }
         d->threadId.store(nullptr, std::memory_order_relaxed); // learnt again on the new thread
+    }
     return QObject::event(event);
 }
 

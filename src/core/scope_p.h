@@ -102,6 +102,13 @@ public:
     {
         return m_pending + m_running + m_heldSchedules + m_incoming.load(std::memory_order_relaxed);
     }
+    //! True if anything of the scope waits in its thread's queues (tasks, its armed timeout,
+    //! schedules, joiners, the finish step): it cannot move to another thread then.
+    bool holdsWorkOnItsThread() const noexcept
+    {
+        return liveCount() > 0 || m_timeout.isQueued() || firstSchedule || !m_joiners.empty()
+            || m_finishNode.isQueued();
+    }
     //! Spawns made on other threads and still on their way to this one.
     std::atomic<int> m_incoming{0};
     void recordError(std::exception_ptr error);

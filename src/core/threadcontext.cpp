@@ -62,6 +62,7 @@ ThreadContext::ThreadContext() : m_id(newContextId())
 {
     registerContext(m_id, this);
     m_ready.prev = m_ready.next = &m_ready;
+    m_batch.prev = m_batch.next = &m_batch;
 }
 
 ThreadContext::~ThreadContext()
@@ -82,6 +83,8 @@ ThreadContext::~ThreadContext()
     // not keep pointers into this object.
     while (m_ready.next != &m_ready)
         m_ready.next->unlink();
+    while (m_batch.next != &m_batch)
+        m_batch.next->unlink();
     for (DeadlineEntry *entry : m_heap)
         entry->heapIndex = DeadlineEntry::NotQueued;
     m_heap.clear();
@@ -155,19 +158,29 @@ void ThreadContext::timerEvent(QTimerEvent *event)
 
 void ThreadContext::runBatch()
 {
-    ReadyNode batch(nullptr);
-    batch.next = m_ready.next;
-    batch.prev = m_ready.prev;
-    batch.next->prev = &batch;
-    batch.prev->next = &batch;
-    m_ready.next = m_ready.prev = &m_ready;
-
-    while (batch.next != &batch) {
-        ReadyNode *node = batch.next;
+    // The batch is a member, not a local: a nested event loop started by one of its nodes (a
+    // modal dialog in a slot, QAyo::waitFor in a task) drains again, and that drain goes on with
+    // the rest of this batch, in order, instead of leaving it frozen until the loop closes.
+    if (m_batch.next == &m_batch) {
+        if (m_ready.next == &m_ready)
+            return;
+        m_batch.next = m_ready.next;
+        m_batch.prev = m_ready.prev;
+        m_batch.next->prev = &m_batch;
+        m_batch.prev->next = &m_batch;
+        m_ready.next = m_ready.prev = &m_ready;
+    }
+    while (m_batch.next != &m_batch) {
+        ReadyNode *node = m_batch.next;
         node->unlink();
+        // A nested loop only drains if a drain event is pending: keep one posted while the batch
+        // has more to run (one per drain at most; the outer drain finds it empty-handed later).
+        if (!m_eventPosted && m_batch.next != &m_batch) {
+            m_eventPosted = true;
+            QCoreApplication::postEvent(this, new QEvent(DrainEvent));
+        }
         node->run(node); // may post, unlink or destroy other nodes of the batch: fine
     }
-    batch.prev = batch.next = nullptr;
 }
 
 // --- deadline heap -----------------------------------------------------------------------------

@@ -83,8 +83,9 @@ public:
     int pendingDeadlines() const noexcept { return int(m_heap.size()); }
     Clock *clock() const noexcept { return m_clock; }
     void install(Clock *clock);
-    //! True if nothing waits in the ready queue (the virtual clock's autojump asks).
-    bool isReadyQueueEmpty() const noexcept { return m_ready.next == &m_ready; }
+    //! True if nothing waits in the ready queue, nor in a batch a nested event loop interrupted
+    //! (the virtual clock's autojump asks).
+    bool isReadyQueueEmpty() const noexcept { return m_ready.next == &m_ready && m_batch.next == &m_batch; }
 
     //! Starts the timer that gives back idle task memory (see detail/taskmemory.h).
     void armTaskMemoryRelease() noexcept;
@@ -121,6 +122,7 @@ private:
     void wakeClock() noexcept;
 
     ReadyNode m_ready{nullptr}; // sentinel of the circular ready list
+    ReadyNode m_batch{nullptr}; // sentinel of the batch being run (see runBatch())
     bool m_eventPosted = false;
     const std::uint64_t m_id;
     bool m_drainedOnce = false; // the thread runs the ready queue from its event loop
