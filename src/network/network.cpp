@@ -11,6 +11,8 @@
 #include <QNetworkReply>
 #include <QPointer>
 
+#include <optional>
+
 namespace QAyo {
 
 namespace {
@@ -76,18 +78,27 @@ ObjectDestroyedError socketDestroyed(const char *function)
         QStringLiteral("%1: the socket was destroyed while waiting").arg(QLatin1String(function)));
 }
 
+//! What a read wait on \a socket returns now: the bytes available, 0 at the end of the stream
+//! (closed, or unconnected with nothing left), or nothing if it must wait.
+std::optional<qint64> socketReadable(const QAbstractSocket &socket)
+{
+    if (!socket.isOpen())
+        return 0;
+    if (const qint64 available = socket.bytesAvailable(); available > 0)
+        return available;
+    if (socket.state() == QAbstractSocket::UnconnectedState)
+        return 0; // nothing left and nothing more to come
+    return std::nullopt;
+}
+
 Task<qint64> socketReadyReadTask(QPointer<QAbstractSocket> socket)
 {
     static constexpr char function[] = "readyRead";
     for (;;) {
         if (!socket)
             throw socketDestroyed(function);
-        if (!socket->isOpen())
-            co_return 0;
-        if (const qint64 available = socket->bytesAvailable(); available > 0)
-            co_return available;
-        if (socket->state() == QAbstractSocket::UnconnectedState)
-            co_return 0; // nothing left and nothing more to come
+        if (const std::optional<qint64> readable = socketReadable(*socket))
+            co_return *readable;
         // Any of these may change the answer: look again after each.
         co_await detail::firstSignal(function, socket.data(), &QIODevice::readyRead,
                                      &QIODevice::aboutToClose, &QAbstractSocket::stateChanged);

@@ -21,6 +21,7 @@
 #include <QPointer>
 
 #include <csignal>
+#include <iterator>
 #include <cstdio>
 #include <memory>
 #include <vector>
@@ -108,32 +109,13 @@ void RunnerPrivate::emitHook(Runner::Hook kind)
     if (!isKindEnabled(kind))
         return;
     qCDebug(lcProgram) << "hook" << kind;
-    switch (kind) {
-    case Runner::Hook::Starting:
-        Q_EMIT q->starting();
-        break;
-    case Runner::Hook::LoopCreated:
-        Q_EMIT q->loopCreated();
-        break;
-    case Runner::Hook::LoopAdopted:
-        Q_EMIT q->loopAdopted();
-        break;
-    case Runner::Hook::LoopStarted:
-        Q_EMIT q->loopStarted();
-        break;
-    case Runner::Hook::Started:
-        Q_EMIT q->started();
-        break;
-    case Runner::Hook::Stopping:
-        Q_EMIT q->stopping();
-        break;
-    case Runner::Hook::Stopped:
-        Q_EMIT q->stopped();
-        break;
-    case Runner::Hook::LoopClosed:
-        Q_EMIT q->loopClosed();
-        break;
-    }
+    // The signal of each Hook value, in the enum's order.
+    static constexpr void (Runner::*hookSignals[])() = {
+        &Runner::starting, &Runner::loopCreated, &Runner::loopAdopted, &Runner::loopStarted,
+        &Runner::started,  &Runner::stopping,    &Runner::stopped,     &Runner::loopClosed,
+    };
+    static_assert(std::size(hookSignals) == std::size_t(Runner::Hook::LoopClosed) + 1);
+    Q_EMIT(q->*hookSignals[std::size_t(kind)])();
     const auto entries = hooks; // a hook may add or remove hooks
     for (const auto &entry : entries) {
         if (entry->kind == kind && entry->enabled && entry->plain) {
