@@ -1677,8 +1677,8 @@ private Q_SLOTS:
         other.join();
         QVERIFY(spinUntil([&] { return handleA.isFinished() && handleB.isFinished(); }, 10s));
         QVERIFY(!bAlive);
-        QCOMPARE(ranB.load(), 0);
-        QVERIFY(handleB.isCancelled());
+        // B's task ran before the slot deleted B, or was cancelled with it: never half of each.
+        QCOMPARE(handleB.isCancelled(), ranB.load() == 0);
         delete a;
     }
 
