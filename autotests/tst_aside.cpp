@@ -78,6 +78,38 @@ private:
     std::unique_ptr<QAyo::Scope> m_scope;
 };
 
+//! Lives on a worker thread: makes a scope there with \a count aside jobs that block at \a gate,
+//! and leaves the scope alive when the thread ends (the test deletes it afterwards). Its slot
+//! is called by name (queued); the atomics are the hand-over to the test's thread.
+class LeftBehindWorker : public QObject
+{
+    Q_OBJECT
+public:
+    LeftBehindWorker(QThreadPool *pool, Gate *gate, int count) : m_pool(pool), m_gate(gate), m_count(count) { }
+    std::atomic<int> jobsStarted { 0 };
+    std::atomic<int> jobsReturned { 0 };
+    std::atomic<QAyo::Scope *> scope { nullptr };
+
+public Q_SLOTS:
+    void spawnBlockingJobs()
+    {
+        auto *left = new QAyo::Scope(QAyo::ScopeOptions { .name = QStringLiteral("left behind") });
+        for (int i = 0; i < m_count; ++i) {
+            left->asideIn(m_pool, [this] {
+                ++jobsStarted;
+                m_gate->waitOpen();
+                ++jobsReturned;
+            });
+        }
+        scope = left;
+    }
+
+private:
+    QThreadPool *m_pool;
+    Gate *m_gate;
+    int m_count;
+};
+
 //! Occupies a thread of \a pool (a plain QRunnable, not QAyo's) until \a gate opens; \a started is
 //! set once it runs.
 void occupyThread(QThreadPool *pool, Gate *gate, std::atomic<bool> *started)
@@ -433,6 +465,35 @@ private Q_SLOTS:
         const QString said = capture.messages("qayo.scope").join(u'\n');
         QVERIFY2(said.contains(QLatin1String("orphan")) && said.contains(QLatin1String("late failure")),
                  qPrintable(said));
+    }
+
+    void jobsFinishingAfterTheirScopesThreadEndedLeaveTheScopeAlone()
+    {
+        // A worker thread ends while its scope lives on (left behind) and several of the scope's
+        // aside jobs still run. They finish afterwards, on several pool threads at once: the
+        // scope belongs to a thread that has ended, so none of them may touch it (they would
+        // race on its counts). The tasks end when the scope is finally deleted (cleanup()
+        // checks that none is left).
+        constexpr int count = 4;
+        QThreadPool pool;
+        pool.setMaxThreadCount(count);
+        Gate gate;
+        QThread worker;
+        LeftBehindWorker side(&pool, &gate, count);
+        side.moveToThread(&worker);
+        worker.start();
+        QMetaObject::invokeMethod(&side, "spawnBlockingJobs", Qt::QueuedConnection);
+        QVERIFY(pollUntil([&] { return side.jobsStarted.load() == count; }));
+        worker.quit();
+        QVERIFY(worker.wait(10000));
+        gate.open();
+        QVERIFY(pool.waitForDone(10000));
+        QCOMPARE(side.jobsReturned.load(), count);
+        QAyo::Scope *left = side.scope.load();
+        QVERIFY(left);
+        QCOMPARE(left->runningCount(), count); // nothing ran its bookkeeping on a pool thread
+        delete left; // an object of a finished thread: deleted here, and its tasks with it
+        QCOMPARE(QAyo::Test::unfinishedTasks(), 0);
     }
 
     void handBacksWhileTheScopeThreadIsBusyArriveInOneDelivery()

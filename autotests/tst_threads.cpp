@@ -1614,6 +1614,102 @@ private Q_SLOTS:
         QVERIFY(ranOn && ranOn != worker.thread() && ranOn != QThread::currentThread());
         worker.destroy(scope);
     }
+
+    // --- mail delivered in one batch: user code run by one letter meets the next -------------
+
+    void deletingAScopeFromASlotOfASiblingsCrossThreadSpawn_data()
+    {
+        QTest::addColumn<int>("signal");
+        QTest::newRow("started") << 0;
+        QTest::newRow("taskStarted") << 1;
+        QTest::newRow("pendingChanged") << 2;
+    }
+
+    void deletingAScopeFromASlotOfASiblingsCrossThreadSpawn()
+    {
+        // Another thread spawns into scopes A and B of this thread while it is busy: both spawns
+        // arrive in one delivery. A slot of A's deletes B before B's spawn is handed over: B's
+        // task must end as cancelled, nothing may read the deleted scope.
+        QFETCH(int, signal);
+        auto *a = new QAyo::Scope(QAyo::ScopeOptions { .name = QStringLiteral("A") });
+        auto *b = new QAyo::Scope(QAyo::ScopeOptions { .name = QStringLiteral("B") });
+        QPointer<QAyo::Scope> bAlive(b);
+        const auto deleteB = [&] { delete bAlive.data(); };
+        if (signal == 0)
+            connect(a, &QAyo::Scope::started, a, deleteB);
+        else if (signal == 1)
+            connect(a, &QAyo::Scope::taskStarted, a, deleteB);
+        else
+            connect(a, &QAyo::Scope::pendingChanged, a, deleteB);
+        std::atomic<int> ranA { 0 };
+        std::atomic<int> ranB { 0 };
+        QAyo::Handle<void> handleA;
+        QAyo::Handle<void> handleB;
+        std::thread other([&] {
+            handleA = a->asap([&ranA] { ++ranA; });
+            handleB = b->asap([&ranB] { ++ranB; });
+        });
+        other.join(); // this thread delivered nothing meanwhile: both letters wait together
+        QVERIFY(spinUntil([&] { return handleA.isFinished() && handleB.isFinished(); }, 10s));
+        QVERIFY(!bAlive);
+        QCOMPARE(ranA.load(), 1);
+        QCOMPARE(ranB.load(), 0);
+        QVERIFY(handleB.isCancelled());
+        delete a;
+    }
+
+    void deletingAScopeFromAnAsideCompletionSlot()
+    {
+        // An aside job of A's comes home in the same delivery as a spawn into B from another
+        // thread; A's taskFinished slot deletes B.
+        QThreadPool pool;
+        auto *a = new QAyo::Scope(QAyo::ScopeOptions { .name = QStringLiteral("A") });
+        auto *b = new QAyo::Scope(QAyo::ScopeOptions { .name = QStringLiteral("B") });
+        QPointer<QAyo::Scope> bAlive(b);
+        connect(a, &QAyo::Scope::taskFinished, a, [&] { delete bAlive.data(); });
+        std::atomic<int> ranB { 0 };
+        QAyo::Handle<void> handleB;
+        auto handleA = a->asideIn(&pool, [] {});
+        std::thread other([&] {
+            pool.waitForDone(10000); // A's outcome is in the mail now, ahead of B's spawn
+            handleB = b->asap([&ranB] { ++ranB; });
+        });
+        other.join();
+        QVERIFY(spinUntil([&] { return handleA.isFinished() && handleB.isFinished(); }, 10s));
+        QVERIFY(!bAlive);
+        // B's task ran before the slot deleted B, or was cancelled with it: never half of each.
+        QCOMPARE(handleB.isCancelled(), ranB.load() == 0);
+        delete a;
+    }
+
+    void aNestedEventLoopInASlotStillGetsTheRestOfTheDelivery()
+    {
+        // A slot that A's spawn runs opens a nested event loop (a modal dialog would): the spawn
+        // into B, which arrived in the same delivery, still runs while that loop spins.
+        QAyo::Scope a(QAyo::ScopeOptions { .name = QStringLiteral("A") });
+        QAyo::Scope b(QAyo::ScopeOptions { .name = QStringLiteral("B") });
+        std::atomic<int> ranB { 0 };
+        bool ranInsideTheNestedLoop = false;
+        connect(&a, &QAyo::Scope::started, &a, [&] {
+            QEventLoop loop;
+            QTimer giveUp;
+            giveUp.setSingleShot(true);
+            connect(&giveUp, &QTimer::timeout, &loop, &QEventLoop::quit);
+            connect(&b, &QAyo::Scope::taskFinished, &loop, &QEventLoop::quit);
+            giveUp.start(10s);
+            loop.exec();
+            ranInsideTheNestedLoop = ranB.load() == 1;
+        });
+        QAyo::Handle<void> handleA;
+        QAyo::Handle<void> handleB;
+        std::thread other([&] {
+            handleA = a.asap([] {});
+            handleB = b.asap([&ranB] { ++ranB; });
+        });
+        other.join();
+        QVERIFY(spinUntil([&] { return handleA.isFinished() && handleB.isFinished(); }, 20s));
+        QVERIFY(ranInsideTheNestedLoop);
+    }
 };
 
 QTEST_GUILESS_MAIN(ThreadsTest)

@@ -318,8 +318,10 @@ QAyo::Task<> Run::episode(quint64 node)
         co_await blockScopeEpisode(rng, node);
     else if (kind < 90 || !m_settings.crossThreadSpawns)
         co_await ownerDeletionEpisode(rng, node);
-    else
+    else if (rng.chance(50))
         co_await crossThreadEpisode(rng, node);
+    else
+        co_await crossThreadDeletionEpisode(rng, node);
 }
 
 QAyo::Task<> Run::explicitScopeEpisode(Rng &rng, quint64 node)
@@ -405,6 +407,104 @@ QAyo::Task<> Run::crossThreadEpisode(Rng &rng, quint64 node)
     });
     spawner.join();
     co_await joinAndCheck(scope, track);
+}
+
+QAyo::Task<> Run::crossThreadDeletionEpisode(Rng &rng, quint64 node)
+{
+    // Sibling scopes on this thread; another thread spawns into all of them while this one is
+    // blocked, so the spawns arrive in one delivery. Slots of their signals delete siblings
+    // (the way a widget closes a panel): a spawn whose scope is deleted before it arrives ends as
+    // cancelled, and nothing may touch the deleted scope.
+    const int count = 2 + rng.below(3);
+    struct Sibling
+    {
+        QPointer<QAyo::Scope> scope;
+        TrackPtr track;
+    };
+    std::vector<Sibling> siblings(count);
+    for (int i = 0; i < count; ++i) {
+        auto *scope = new QAyo::Scope(randomOptions(rng, QStringLiteral("sibling-%1-%2").arg(node).arg(i)));
+        siblings[i] = { scope, newTrack(*scope, scope->name()) };
+    }
+    const auto deleteSibling = [this, &siblings](int victim) {
+        Sibling &s = siblings[victim];
+        if (!s.scope)
+            return;
+        QObject::disconnect(s.scope, nullptr, s.scope, nullptr); // its slots use this frame
+        observe(s.scope->errors());
+        s.track->finished = true; // from here nothing of it may run
+        delete s.scope.data();
+        s.track->destroyed = true;
+    };
+    // The episode may be destroyed unfinished (a cancel): the siblings go with it.
+    struct DeleteLeftovers
+    {
+        std::vector<Sibling> &siblings;
+        std::function<void(int)> deleteSibling;
+        ~DeleteLeftovers()
+        {
+            for (int i = 0; i < int(siblings.size()); ++i)
+                deleteSibling(i);
+        }
+    } leftovers { siblings, deleteSibling };
+    for (int i = 0; i < count; ++i) {
+        const int victim = rng.below(count);
+        if (victim == i || !rng.chance(60))
+            continue;
+        ++m_ops;
+        QAyo::Scope *scope = siblings[i].scope;
+        const auto slot = [deleteSibling, victim] { deleteSibling(victim); };
+        switch (rng.below(3)) {
+        case 0:
+            QObject::connect(scope, &QAyo::Scope::started, scope, slot);
+            break;
+        case 1:
+            QObject::connect(scope, &QAyo::Scope::pendingChanged, scope, slot);
+            break;
+        default:
+            QObject::connect(scope, &QAyo::Scope::taskFinished, scope, slot);
+            break;
+        }
+    }
+    const int n = 4 + rng.below(30);
+    const quint64 firstNode = m_nodes + 1;
+    m_nodes += quint64(n);
+    m_ops += n;
+    std::vector<Ctx> targets;
+    for (const Sibling &s : siblings)
+        targets.push_back({ .scope = s.scope, .track = s.track, .node = 0, .depth = 4, .orphanable = true });
+    std::vector<QAyo::Handle<void>> handles(n);
+    std::thread spawner([&] {
+        for (int i = 0; i < n; ++i) {
+            Ctx c = targets[i % count];
+            c.node = firstNode + quint64(i);
+            if (i % 2)
+                handles[i] = c.scope->asap([this, c] { plainCall(c, false); });
+            else
+                handles[i] = c.scope->asap(work(c));
+        }
+    });
+    spawner.join();
+    // Every spawn ends: run, or cancelled with its deleted scope.
+    for (int rounds = 0; rounds < 10000; ++rounds) {
+        if (std::all_of(handles.begin(), handles.end(), [](const auto &h) { return h.isFinished(); }))
+            break;
+        co_await QAyo::sleep(1ms);
+    }
+    for (int i = 0; i < n; ++i) {
+        if (!handles[i].isFinished())
+            violate(QStringLiteral("cross-thread spawn %1 into a sibling scope never ended").arg(firstNode + quint64(i)));
+    }
+    for (Sibling &s : siblings) {
+        if (s.scope)
+            QObject::disconnect(s.scope, nullptr, s.scope, nullptr); // no deletion during the joins
+    }
+    for (Sibling &s : siblings) {
+        if (!s.scope)
+            continue;
+        co_await joinAndCheck(*s.scope, s.track);
+        delete s.scope.data();
+    }
 }
 
 // --- work items --------------------------------------------------------------------------------

@@ -230,6 +230,8 @@ private:
     QAyo::Task<> blockScopeEpisode(Rng &rng, quint64 node);
     QAyo::Task<> ownerDeletionEpisode(Rng &rng, quint64 node);
     QAyo::Task<> crossThreadEpisode(Rng &rng, quint64 node);
+    //! Spawns from another thread into sibling scopes that slots of each other's signals delete.
+    QAyo::Task<> crossThreadDeletionEpisode(Rng &rng, quint64 node);
 
     void spawnRandom(const Ctx &parent, Rng &rng);
     QAyo::Task<> work(Ctx ctx);

@@ -4,7 +4,8 @@
 // spawns, after() calls and cancels made from helper threads. Every run must keep the
 // invariants of stress.h. Part of the ThreadSanitizer set (scripts/test --tsan).
 //
-// QAYO_STRESS_LONG=1 makes each run 100 000 operations instead of 10 000.
+// QAYO_STRESS_LONG=1 makes each run 100 000 operations instead of 10 000;
+// QAYO_STRESS_OPERATIONS=n makes it n, QAYO_STRESS_SEED=s adds s to the three seeds.
 #include "stress.h"
 
 #include <QEventLoop>
@@ -66,8 +67,11 @@ private Q_SLOTS:
 
     void runsOnThreeThreadsKeepTheInvariants()
     {
-        const qint64 operations = qEnvironmentVariableIntValue("QAYO_STRESS_LONG") != 0 ? 100000 : 10000;
-        const quint64 seeds[] = { 101, 202, 303 };
+        qint64 operations = qEnvironmentVariableIntValue("QAYO_STRESS_LONG") != 0 ? 100000 : 10000;
+        if (const int asked = qEnvironmentVariableIntValue("QAYO_STRESS_OPERATIONS"); asked > 0)
+            operations = asked;
+        const quint64 base = quint64(qEnvironmentVariableIntValue("QAYO_STRESS_SEED"));
+        const quint64 seeds[] = { base + 101, base + 202, base + 303 };
         Report reports[3];
         std::unique_ptr<QThread> workers[2];
         for (int i = 0; i < 2; ++i) {

@@ -92,8 +92,11 @@ private:
     QThreadPool *m_pool;
     WorkerFunction m_work;
     std::stop_source m_stop;
-    QObject *m_home = nullptr;
-    std::uint64_t m_homeId = 0; // the home context's id: the thread may end before the hand-back
+    std::uint32_t m_homeId = 0; // the home context's homeId(): the thread may end before the hand-back
+    //! The hand-back to a home thread that has ended meets the scope letting the record go
+    //! (destroyed): whichever of the two comes second finishes the record (see aside.cpp).
+    enum Parting : unsigned char { CameBackToEndedThread = 1, LetGoByScope = 2 };
+    std::atomic<unsigned char> m_parting { 0 };
     //! Where the job waits for a pool thread (QAyo's FIFO for m_pool, see src/threads/).
     AsideQueue *m_queue = nullptr;
     // Links and state in that FIFO; guarded by its mutex.
@@ -101,11 +104,13 @@ private:
     AsideCore *m_queueNext = nullptr;
     enum class Stage : unsigned char { Created, Queued, Taken, Dropped };
     Stage m_stage = Stage::Created;
-    //! Carries the outcome back to the home thread (see detail::postToThreadOf).
+    //! Carries the outcome back to the home thread (mail, see src/core/mailbox_p.h).
     struct DoneNode : ReadyNode
     {
         DoneNode() noexcept : ReadyNode(&DoneNode::arrived) {}
         static void arrived(ReadyNode *node) noexcept;
+        //! The home thread has ended: the scope is not touched.
+        static void orphaned(ReadyNode *node) noexcept;
         AsideCore *core = nullptr;
     };
     DoneNode m_done;

@@ -27,6 +27,7 @@
 #include <QAyo/signal.h>
 
 #include "limiter_p.h"
+#include "mailbox_p.h"
 #include "scope_p.h"
 #include "threadcontext_p.h"
 #include "withdrawablequeue_p.h"
@@ -79,8 +80,7 @@ public:
     //! Binds the ticket to the calling thread: the slot is delivered here.
     void bindHome(void *ownerObject, GrantedFunction grantedFunction)
     {
-        home = threadContextObject();
-        homeId = threadContextId();
+        homeId = ThreadContext::current()->homeId();
         owner = ownerObject;
         onGranted = grantedFunction;
     }
@@ -99,9 +99,8 @@ public:
     std::shared_ptr<LimiterState> state;
     void *queuedOwner = nullptr; // the owner, for prefetching only (under state->mutex)
     quint32 queuePosition = 0; // while Waiting: its place in state->waiters (withdrawablequeue_p.h)
-    QObject *home = nullptr;
-    // The home context's id (see postToContext()); unlike a thread id, never reused.
-    std::uint64_t homeId = 0;
+    // The home context's homeId() (the mailbox's address); unlike a thread id, not reused.
+    std::uint32_t homeId = 0;
     Phase phase = Phase::Idle; // under state->mutex
     // Home thread only:
     void *owner = nullptr;
@@ -159,13 +158,13 @@ public:
     {
         const ThreadContext *context = ThreadContext::currentIfAny();
         // A dying context (its thread ends) runs nothing posted to it any more.
-        const std::uint64_t here = context && !context->isDying() ? context->id() : 0;
+        const std::uint32_t here = context && !context->isDying() ? context->homeId() : 0;
         for (qsizetype i = 0; i < granted.size(); ++i) {
             LimiterTicket *ticket = granted[i];
             if (ticket->homeId == here)
                 postReady(ticket);
-            else if (!postToContext(ticket->home, ticket->homeId, ticket, &LimiterTicket::orphaned))
-                ticket->orphanInto(granted); // its thread has ended
+            else if (!post(MailAddress::context(ticket->homeId), ticket, &LimiterTicket::orphaned))
+                ticket->orphanInto(granted); // its thread has ended: orphaned(), as a loop
         }
     }
 

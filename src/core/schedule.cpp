@@ -4,6 +4,7 @@
 #include <QAyo/scope.h>
 
 #include "logging_p.h"
+#include "mailbox_p.h"
 #include "scope_p.h"
 #include "threadcontext_p.h"
 
@@ -90,7 +91,7 @@ std::optional<TimePoint> ScheduleRecord::publishedDue() const noexcept
 // --- the switches, from any thread ---------------------------------------------------------------
 // A schedule lives on its scope's thread (its deadline, its scope's lists). A switch used on
 // another thread sets a request bit and mails a RequestLetter to the home thread, found by the id
-// of its QAyo context (postToContextId(): safe even if the scope or the thread is gone by then).
+// of its QAyo context (the mailbox: safe even if the scope or the thread is gone by then).
 // A schedule made from another thread has no home yet while its activation travels to the scope:
 // then becomeHome() carries the requests out when it gets there.
 
@@ -129,7 +130,7 @@ void ScheduleRecord::request(Request what) noexcept
         return; // becomeHome() carries it out (or the schedule never starts: nothing to do)
     ref(); // the letter's
     auto *letter = new RequestLetter(this);
-    if (!postToContextId(home, letter, &RequestLetter::discard)) {
+    if (!post(MailAddress::context(home), letter, &RequestLetter::discard)) {
         // The scope's thread has ended: the schedule can never fire again.
         qCDebug(lcTime) << "scheduled callback switched from another thread: its thread has ended";
         RequestLetter::discard(letter);

@@ -9,6 +9,7 @@
 #include "logging_p.h"
 #include "nesting_p.h"
 #include "scope_p.h"
+#include "mailbox_p.h"
 #include "threadcontext_p.h"
 
 #include <QMetaObject>
@@ -472,7 +473,7 @@ void ScopePrivate::checkJoin() noexcept
 void ScopePrivate::SpawnLetter::arrived(ReadyNode *node) noexcept
 {
     auto *letter = static_cast<SpawnLetter *>(node);
-    Scope *scope = letter->scope;
+    Scope *scope = letter->scope; // alive: ~Scope takes back the letters still addressed to it
     TaskRecord *record = letter->record;
     const Scope::SpawnKind kind = letter->kind;
     delete letter;
@@ -491,11 +492,31 @@ void ScopePrivate::SpawnLetter::arrived(ReadyNode *node) noexcept
         d->checkJoin();
         return;
     }
-    scope->spawnRecord(record, kind);
+    QPointer<Scope> alive(scope);
+    try {
+        scope->spawnRecord(record, kind);
+    } catch (...) {
+        // The spawn failed here (an allocation, a slot that threw): there is no caller to throw
+        // to any more, so the error goes to the scope's join and, unless the scope took the
+        // record already (then it runs on as usual), to the record's handle.
+        if (!record->scope && record->state.load(std::memory_order_relaxed) != TaskRecord::State::Done) {
+            record->settle(TaskRecord::Outcome::Failed, std::current_exception());
+            record->deref();
+        }
+        if (alive) {
+            try {
+                d->recordError(std::current_exception());
+            } catch (...) {
+                qCWarning(lcScope) << "scope" << scopeLabel(d) << "lost a spawn's error: out of memory";
+            }
+            d->checkJoin();
+        }
+    }
 }
 
 void ScopePrivate::SpawnLetter::discard(ReadyNode *node) noexcept
 {
+    // The scope is being destroyed, or its thread has ended: the scope is not touched.
     auto *letter = static_cast<SpawnLetter *>(node);
     letter->record->settle(TaskRecord::Outcome::Cancelled);
     letter->record->deref();
@@ -952,7 +973,7 @@ Scope::~Scope()
             << "error(s) nobody observed; the first:" << detail::describeException(d->m_errors.first());
     }
     if (d->m_incoming.load(std::memory_order_relaxed) > 0) // spawns still on their way
-        detail::purgeMail(this, &detail::ScopePrivate::SpawnLetter::discard);
+        detail::purgeMail(this); // in the mailbox or in this thread's inbox: cancelled
     d->destroyTasks();
     while (detail::ScopePrivate *child = d->firstChild) {
         child->detach();
@@ -1030,13 +1051,18 @@ void detail::ScopePrivate::postSpawn(Scope *scope, TaskRecord *record, Scope::Sp
     // Spawning from another thread: the record travels to the scope's thread as mail (a mutex
     // hand-over ThreadSanitizer can follow). It counts as live work from now on, so a join waits
     // for it. If the scope dies first, ~Scope takes the mail back and settles the record as
-    // cancelled, so no handle waits forever.
-    scope->d->m_incoming.fetch_add(1, std::memory_order_relaxed);
+    // cancelled, so no handle waits forever. Addressed to the scope, not to its thread's
+    // context: the scope may have been moved to a thread that has none yet.
     auto *letter = new SpawnLetter;
     letter->scope = scope;
     letter->record = record;
     letter->kind = kind;
-    postToThreadOf(scope, letter);
+    scope->d->m_incoming.fetch_add(1, std::memory_order_relaxed);
+    if (!post(MailAddress::object(scope), letter, &SpawnLetter::discard)) {
+        // Its thread ended after checkCanSpawn() looked.
+        scope->d->m_incoming.fetch_sub(1, std::memory_order_relaxed);
+        SpawnLetter::discard(letter);
+    }
 }
 
 bool detail::ScopePrivate::expireBeforeSpawn(TaskRecord *record)
@@ -1292,7 +1318,7 @@ Q_DECL_COLD_FUNCTION void mailCancel(TaskRecord *record) noexcept
         return; // cancelled on its way already
     record->ref(); // the letter's
     auto *letter = new ScopePrivate::CancelLetter(record);
-    if (!postToContextId(home, letter, &ScopePrivate::CancelLetter::discard)) {
+    if (!post(MailAddress::context(home), letter, &ScopePrivate::CancelLetter::discard)) {
         // Its thread has ended: the task ended with it (or was left behind, cancelled, with a
         // scope destroyed there): nothing can run it any more.
         qCDebug(lcCancel) << "cancel of" << record->displayName() << "from another thread: its thread has ended";

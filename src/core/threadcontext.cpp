@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "threadcontext_p.h"
+#include "mailbox_p.h"
 #include "logging_p.h"
 
 #include <QAyo/detail/taskmemory.h>
@@ -41,10 +42,6 @@ namespace {
 std::atomic<std::uint64_t> lastContextId{0};
 } // namespace
 
-// In the mail section below: the ids postToContext() accepts.
-void registerContext(std::uint64_t id, QObject *context);
-void unregisterContext(std::uint64_t id) noexcept;
-
 namespace {
 //! A new context id whose homeId() is neither 0 nor ~0 (the marks of TaskRecord::homeContext).
 std::uint64_t newContextId() noexcept
@@ -60,7 +57,7 @@ std::uint64_t newContextId() noexcept
 
 ThreadContext::ThreadContext() : m_id(newContextId())
 {
-    registerContext(m_id, this);
+    openMailbox(homeId(), this);
     m_ready.prev = m_ready.next = &m_ready;
     m_batch.prev = m_batch.next = &m_batch;
 }
@@ -68,16 +65,13 @@ ThreadContext::ThreadContext() : m_id(newContextId())
 ThreadContext::~ThreadContext()
 {
     // Destroyed on its own thread (thread exit or post routine). Mail still on its way here can
-    // never be delivered: no letter may reach a later context that gets this address, nor keep
-    // its "delivery posted" mark. Letters that carry something (an aside job's outcome, a
-    // limiter slot) are finished or given back by their orphaned function, while this is still
-    // the thread's context, but dying (isDying()): a hand-over from them to this thread takes
-    // the "thread has ended" path, and what they post to the ready queue is dropped below.
+    // never be delivered: the mailbox disposes of it now (the one rule for a thread that has
+    // ended, see mailbox_p.h), while this is still the thread's context, but dying (isDying()):
+    // what the disposers post to this ready queue is dropped below.
     m_dying = true;
     if (m_drainedOnce)
         allowDeferredTaskMemoryRelease(nullptr); // no loop will run the release timer any more
-    unregisterContext(m_id);
-    purgeMail(this, [](ReadyNode *) noexcept {});
+    closeMailbox(homeId(), this);
     tlsCurrentContext = nullptr;
     // Whatever still waits here (frames leaked on purpose, e.g. orphaned by a dying program) must
     // not keep pointers into this object.
@@ -434,177 +428,6 @@ void runReadyQueue() noexcept
     ThreadContext *context = ThreadContext::current();
     for (int rounds = 0; rounds < 100000 && !context->isReadyQueueEmpty(); ++rounds)
         context->runBatch();
-}
-
-} // namespace QAyo::detail
-
-// --- mail between threads ----------------------------------------------------------------------
-// A node handed to another thread goes through one mutex-protected list: the mutex is the
-// hand-over that ThreadSanitizer sees (Qt's event queue, which also wakes the receiver, is not
-// instrumented). The wake-up is a capture-less functor, so no object written on the sending
-// thread is read by QAyo's code on the receiving one.
-
-namespace QAyo::detail {
-
-namespace {
-std::mutex mailMutex;
-//! A node on its way to the thread of \a home. \a orphaned, if set, disposes of it when the home
-//! (a thread's context) dies before the delivery: see purgeMail().
-struct Letter
-{
-    QObject *home;
-    ReadyNode *node;
-    ReadyNode::RunFunction orphaned;
-};
-std::vector<Letter> mailbox;
-//! The homes whose delivery call is posted and has not started yet: mail for them rides along
-//! with it, so nodes that arrive while the receiving thread is busy cost one wake-up in all.
-std::vector<QObject *> deliveryPosted;
-//! Every thread context alive (a handful: one per thread that used QAyo), with its id().
-struct LiveContext
-{
-    std::uint64_t id;
-    QObject *context;
-};
-std::vector<LiveContext> liveContexts;
-
-//! The live context with \a id, or null; with mailMutex held.
-QObject *findLiveContext(std::uint64_t id) noexcept
-{
-    const auto it = std::find_if(liveContexts.begin(), liveContexts.end(),
-                                 [id](const LiveContext &live) { return live.id == id; });
-    return it == liveContexts.end() ? nullptr : it->context;
-}
-
-//! Moves the letters \a matches picks from the mailbox to \a taken, in order, in
-//! one pass (erasing letter by letter was quadratic: with a million aside jobs handing back
-//! while the loop was busy, the pool threads queued behind the mutex). Call with mailMutex held.
-template<typename Matches>
-void takeLetters(std::vector<Letter> &taken, Matches matches)
-{
-    std::erase_if(deliveryPosted, matches);
-    // Compacts in place: the mailbox keeps its capacity, so a steady stream of hand-backs does
-    // not reallocate it after every delivery.
-    // Letters come in runs for the same home (a thread's aside jobs): ask matches() once per run,
-    // the pool threads wait for this mutex meanwhile.
-    auto kept = mailbox.begin();
-    QObject *lastHome = nullptr;
-    bool lastMatched = false;
-    for (const auto &letter : mailbox) {
-        if (letter.home != lastHome) {
-            lastHome = letter.home;
-            lastMatched = matches(lastHome);
-        }
-        if (lastMatched)
-            taken.push_back(letter);
-        else
-            *kept++ = letter;
-    }
-    mailbox.erase(kept, mailbox.end());
-}
-
-void deliverMail() noexcept
-{
-    std::vector<Letter> mine;
-    QThread *here = QThread::currentThread();
-    {
-        std::lock_guard lock(mailMutex);
-        takeLetters(mine, [here](QObject *home) { return home->thread() == here; });
-    }
-    for (const Letter &letter : mine)
-        letter.node->run(letter.node);
-}
-} // namespace
-
-void syncHandOver() noexcept
-{
-    std::lock_guard lock(mailMutex);
-}
-
-void registerContext(std::uint64_t id, QObject *context)
-{
-    std::lock_guard lock(mailMutex);
-    liveContexts.push_back({id, context});
-}
-
-void unregisterContext(std::uint64_t id) noexcept
-{
-    std::lock_guard lock(mailMutex);
-    std::erase_if(liveContexts, [id](const LiveContext &live) { return live.id == id; });
-}
-
-std::uint64_t threadContextId()
-{
-    return ThreadContext::current()->id();
-}
-
-namespace {
-//! Queues the letter; with mailMutex held. True if the caller must post the delivery call.
-bool addLetter(QObject *home, ReadyNode *node, ReadyNode::RunFunction orphaned)
-{
-    mailbox.push_back({home, node, orphaned});
-    if (std::find(deliveryPosted.begin(), deliveryPosted.end(), home) != deliveryPosted.end())
-        return false; // the posted delivery has not taken its letters yet: it takes this one too
-    deliveryPosted.push_back(home);
-    return true;
-}
-} // namespace
-
-namespace {
-//! Queues the letter for the live context \a context and posts its delivery; with mailMutex held.
-void addLetterToContext(QObject *context, ReadyNode *node, ReadyNode::RunFunction orphaned)
-{
-    if (!addLetter(context, node, orphaned))
-        return;
-    // Posted under the mutex: the context cannot be destroyed in between.
-    QMetaObject::invokeMethod(context, [] { deliverMail(); }, Qt::QueuedConnection);
-}
-} // namespace
-
-bool postToContext(QObject *context, std::uint64_t id, ReadyNode *node, ReadyNode::RunFunction orphaned) noexcept
-{
-    std::lock_guard lock(mailMutex);
-    // The context dies under this mutex (unregisterContext), so a live id here stays alive
-    // until the delivery call is posted: its destructor purges the letter (running
-    // \a orphaned) if it dies before the delivery.
-    if (findLiveContext(id) != context)
-        return false;
-    addLetterToContext(context, node, orphaned);
-    return true;
-}
-
-bool postToContextId(std::uint32_t homeId, ReadyNode *node, ReadyNode::RunFunction orphaned) noexcept
-{
-    std::lock_guard lock(mailMutex);
-    // As postToContext(): a context found alive here stays alive until the delivery is posted.
-    const auto it = std::find_if(liveContexts.begin(), liveContexts.end(),
-                                 [homeId](const LiveContext &live) { return std::uint32_t(live.id) == homeId; });
-    if (it == liveContexts.end())
-        return false;
-    QObject *context = it->context;
-    addLetterToContext(context, node, orphaned);
-    return true;
-}
-
-void postToThreadOf(QObject *home, ReadyNode *node) noexcept
-{
-    {
-        std::lock_guard lock(mailMutex);
-        if (!addLetter(home, node, nullptr))
-            return;
-    }
-    QMetaObject::invokeMethod(home, [] { deliverMail(); }, Qt::QueuedConnection);
-}
-
-void purgeMail(QObject *home, void (*dispose)(ReadyNode *) noexcept) noexcept
-{
-    std::vector<Letter> purged;
-    {
-        std::lock_guard lock(mailMutex);
-        takeLetters(purged, [home](QObject *to) { return to == home; });
-    }
-    for (const Letter &letter : purged)
-        (letter.orphaned ? letter.orphaned : dispose)(letter.node);
 }
 
 } // namespace QAyo::detail

@@ -138,23 +138,6 @@ private:
     Clock *m_clock = &m_realClock;
 };
 
-//! Makes every write before it visible to a thread that calls it afterwards (ThreadSanitizer
-//! sees the mutex; use it around hand-overs made through Qt, e.g. QThreadPool::start()).
-QAYO_CORE_EXPORT void syncHandOver() noexcept;
-//! Runs node->run(node) on the thread of \a home, soon (see threadcontext.cpp).
-QAYO_CORE_EXPORT void postToThreadOf(QObject *home, ReadyNode *node) noexcept;
-//! Like postToThreadOf() for a thread's context (threadContextObject(), whose id() is \a id), but
-//! the thread may have ended meanwhile: then nothing is posted and it returns false. If the
-//! thread ends after the post and before the delivery, its context runs \a orphaned(node) as it
-//! dies (on that thread, its loop gone): the node must finish there, or give back what it holds.
-QAYO_CORE_EXPORT bool postToContext(QObject *context, std::uint64_t id, ReadyNode *node,
-                                    ReadyNode::RunFunction orphaned) noexcept;
-//! postToContext() for the context whose homeId() is \a homeId, found by it alone: for a thread
-//! known only by the id a record kept (a task's or a schedule's home thread, see
-//! TaskRecord::homeContext). Returns false, posting nothing, if that thread's context has ended.
-QAYO_CORE_EXPORT bool postToContextId(std::uint32_t homeId, ReadyNode *node, ReadyNode::RunFunction orphaned) noexcept;
-//! The id() of the calling thread's context (see postToContext()).
-QAYO_CORE_EXPORT std::uint64_t threadContextId();
 //! The homeId() of the calling thread's context, or 0 if it has none yet (never creates one): a
 //! home id of 0 ("not known yet") never matches.
 inline std::uint32_t threadHomeIdIfAny() noexcept
@@ -162,8 +145,4 @@ inline std::uint32_t threadHomeIdIfAny() noexcept
     const ThreadContext *context = tlsCurrentContext;
     return context ? context->homeId() : 0;
 }
-//! Takes back the nodes still on their way to \a home (it is being destroyed) and disposes of
-//! them: with the letter's own orphaned function (see postToContext()), else with \a dispose.
-QAYO_CORE_EXPORT void purgeMail(QObject *home, void (*dispose)(ReadyNode *) noexcept) noexcept;
-
 } // namespace QAyo::detail

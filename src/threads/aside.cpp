@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Aside work: a function on a QThreadPool, its outcome handed back to the scope's thread.
 #include <QAyo/aside.h>
-#include <QAyo/signal.h>
 
+#include "../core/mailbox_p.h"
 #include "../core/threadcontext_p.h"
 #include "asidequeue_p.h"
 
@@ -17,8 +17,7 @@ void AsideCore::submit()
     // stop.
     m_record->hook = this;
     m_record->suspendedForeign = true;
-    m_home = threadContextObject();
-    m_homeId = threadContextId();
+    m_homeId = ThreadContext::current()->homeId();
     m_record->ref(); // the worker's reference, dropped after the hand-back
     // The queue's mutex is the hand-over: everything written here is visible to the drainer.
     AsideQueue::of(m_pool)->push(this);
@@ -40,19 +39,27 @@ void AsideCore::handBack(std::exception_ptr error) noexcept
     // Deliver on the home thread, through the mail that ThreadSanitizer can follow (jobs that
     // finish while the home thread is busy come back in one delivery).
     m_error = std::move(error);
-    // If the home thread ends before the delivery, the letter is finished as it dies, like below.
-    if (postToContext(m_home, m_homeId, &m_done, &DoneNode::arrived))
-        return;
-    // The home thread has ended (its scope was destroyed before, orphaning this job, or lives on
-    // as an object of a finished thread, where nothing can run). Nobody else will ever touch the
-    // record: finish it here, so that it is freed and an error is still told (qayo.scope).
-    DoneNode::arrived(&m_done);
+    if (post(MailAddress::context(m_homeId), &m_done, &DoneNode::orphaned))
+        return; // if the home thread ends before the delivery, it runs DoneNode::orphaned()
+    DoneNode::orphaned(&m_done);
 }
 
 void AsideCore::DoneNode::arrived(ReadyNode *node) noexcept
 {
     AsideCore *core = static_cast<DoneNode *>(node)->core;
     core->finishOnHome(std::exchange(core->m_error, {}));
+}
+
+void AsideCore::DoneNode::orphaned(ReadyNode *node) noexcept
+{
+    // The home thread has ended (the rule of src/core/mailbox_p.h). If the scope was destroyed
+    // first, nobody else touches the record any more: finish it here, so that it is freed and an
+    // error is still told (qayo.scope). If the scope lives on, an object of an ended thread, the
+    // record stays with it untouched (finishing would run the scope's bookkeeping here, racing
+    // the other jobs that come back): the scope's destruction lets it go (cancelRequested()).
+    AsideCore *core = static_cast<DoneNode *>(node)->core;
+    if (core->m_parting.fetch_or(CameBackToEndedThread, std::memory_order_acq_rel) & LetGoByScope)
+        core->finishOnHome(std::exchange(core->m_error, {}));
 }
 
 void AsideCore::finishOnHome(std::exception_ptr error) noexcept
@@ -83,6 +90,10 @@ void AsideCore::cancelRequested() noexcept
     // stops running ones); a cancel of this task alone (Handle::cancel()) comes straight here.
     dropIfUnstarted();
     m_stop.request_stop();
+    // Orphaned by the scope's destruction (it clears record->scope first): if the outcome came
+    // back to an ended thread already, it was left for this moment.
+    if (!m_record->scope && (m_parting.fetch_or(LetGoByScope, std::memory_order_acq_rel) & CameBackToEndedThread))
+        finishOnHome(std::exchange(m_error, {}));
 }
 
 } // namespace QAyo::detail

@@ -3,6 +3,7 @@
 #include "asidequeue_p.h"
 
 #include "../core/logging_p.h"
+#include "../core/mailbox_p.h"
 #include "../core/threadcontext_p.h"
 
 #include <QRunnable>

@@ -29,6 +29,7 @@
 
 #include "../core/logging_p.h"
 #include "../core/scope_p.h"
+#include "../core/mailbox_p.h"
 #include "../core/threadcontext_p.h"
 
 #include <QCoreApplication>
