@@ -972,7 +972,7 @@ Scope::~Scope()
             << "scope" << scopeLabel(d.get()) << "destroyed with" << d->m_errors.size()
             << "error(s) nobody observed; the first:" << detail::describeException(d->m_errors.first());
     }
-    if (d->m_incoming.load(std::memory_order_relaxed) > 0) // spawns still on their way
+    if (d->m_incoming.load(std::memory_order_relaxed) > 0 || d->m_waitLetters.load(std::memory_order_relaxed) > 0)
         detail::purgeMail(this); // in the mailbox or in this thread's inbox: cancelled
     d->destroyTasks();
     while (detail::ScopePrivate *child = d->firstChild) {

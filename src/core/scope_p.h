@@ -111,6 +111,13 @@ public:
     }
     //! Spawns made on other threads and still on their way to this one.
     std::atomic<int> m_incoming{0};
+    //! Registrations of handle waits from other threads on their way here (remotewait.cpp):
+    //! addressed to this scope, so ~Scope takes them back (they are no live work).
+    std::atomic<int> m_waitLetters{0};
+    static void countWaitLetter(Scope *scope, int delta) noexcept
+    {
+        scope->d->m_waitLetters.fetch_add(delta, std::memory_order_relaxed);
+    }
     void recordError(std::exception_ptr error);
 
     //! Set on the stack around code that emits signals: a slot may delete the scope.

@@ -3,76 +3,45 @@
 //
 // A record's waiter list belongs to the record's thread (B), and a woken coroutine must resume
 // on the thread it suspended on (A). So a wait from A goes through a small shared state, the
-// RemoteWait, and two posted events:
+// RemoteWait, and two letters of the mailbox (src/core/mailbox_p.h):
 //
-//   A: startRemoteWait()  -- RegistrationEvent to the scope (B) -->  B: joins the waiter list
-//   B: recordCompleted()  -- CompletionEvent to A's port        -->  A: waiter->recordCompleted()
+//   A: startRemoteWait()  -- registration, to the record's scope  -->  B: joins the waiter list
+//   B: recordCompleted()  -- completion, to A's thread context    -->  A: waiter->recordCompleted()
 //
 // A cancelled or destroyed awaiter only detaches the state (on A); whatever is in flight then
-// finds no waiter and does nothing. If A ends with the awaiter still suspended (its scope left
-// alive on the ended thread), A's port goes with A's QAyo context: the completion is then
-// dropped, with a warning, instead of being posted to a destroyed object (PortState). The state stays in the record's list until the record ends
-// (removing it early would need another hop to a thread whose scope may be gone by then).
-//
-// The registration runs in the event's destructor: Qt deletes a posted event on the receiver's
-// thread after delivering it, and also when it drops it because the receiver (the scope) was
-// destroyed first. In both cases the registration happens on B, where the record is either
-// finished or still running as an orphan: it is waited for all the same.
-//
-// Why events of our own and not QMetaObject::invokeMethod with a lambda: Qt synchronises the
-// threads, but Qt is not built with ThreadSanitizer here, so it cannot see that. Each event
-// publishes what it carries with a release store at the end of its constructor, and every reader
-// acquires it first. With invokeMethod, Qt's functor object would be written after any release
-// we could make, and TSan would report its use on the other thread.
+// finds no waiter and does nothing. The mailbox's rule for an ended thread decides the rest:
+// - the registration is addressed to the scope (the record may still be on its way to it, so
+//   its thread's context is not known yet). If the scope is destroyed first, it takes the letter
+//   back on B and the wait registers there all the same: the record ends with the scope. If B
+//   has ended, the awaiter is woken rather than left hanging (the handle says the task has not
+//   finished).
+// - the completion is addressed to A's context. If A has ended (its scope was left alive on the
+//   ended thread), nothing can resume there: the completion is dropped with a warning.
+// The state stays in the record's list until the record ends (removing it early would need
+// another hop to a thread whose scope may be gone by then).
 #include <QAyo/handle.h>
-#include <QAyo/signal.h>
 
 #include "../core/logging_p.h"
-#include "../core/scope_p.h"
 #include "../core/mailbox_p.h"
+#include "../core/scope_p.h"
 #include "../core/threadcontext_p.h"
 
-#include <QCoreApplication>
-#include <QEvent>
 #include <QThread>
 
 #include <atomic>
-#include <mutex>
+#include <memory>
 
 namespace QAyo::detail {
-
-namespace {
-QEvent::Type handOverEventType()
-{
-    static const auto type = static_cast<QEvent::Type>(QEvent::registerEventType());
-    return type;
-}
-
-//! Where the completions of one thread's remote waits go: its port while the thread's QAyo
-//! context lives, null afterwards. Shared by the waits, which may outlive the port.
-struct PortState
-{
-    std::mutex mutex;
-    QObject *port = nullptr; // under mutex
-};
-
-std::shared_ptr<PortState> localPort();
-} // namespace
 
 class RemoteWait final : public CompletionWaiter
 {
 public:
-    RemoteWait(TaskRecord *record, CompletionWaiter *awaiter, QThread *home)
-        : m_record(record)
-        , m_home(home)
-        , m_port(localPort())
-        , m_awaiter(awaiter)
+    RemoteWait(TaskRecord *record, CompletionWaiter *awaiter, std::uint32_t awaiterHome)
+        : m_record(record), m_awaiterHome(awaiterHome), m_awaiter(awaiter)
     {
         m_record->ref();
     }
     ~RemoteWait() { m_record->deref(); }
-
-    QThread *home() const noexcept { return m_home; }
 
     //! On B: joins the record's waiter list, or completes at once if the record has ended.
     void registerOnHome(const std::shared_ptr<RemoteWait> &self) noexcept
@@ -100,8 +69,7 @@ public:
             awaiter->recordCompleted();
     }
 
-    //! A's port is gone (A has ended) before the completion reached it: says so, unless the
-    //! awaiter had given up anyway.
+    //! A has ended before the completion reached it: says so, unless the awaiter had given up.
     void warnCannotResume() const
     {
         if (m_detached.load(std::memory_order_acquire))
@@ -120,134 +88,73 @@ public:
 
 private:
     TaskRecord *const m_record;
-    QThread *const m_home; // the scope's thread when the wait started
-    const std::shared_ptr<PortState> m_port; // on A: where the completion goes
-    CompletionWaiter *m_awaiter; // A only
+    const std::uint32_t m_awaiterHome;  // A's thread context (homeId())
+    CompletionWaiter *m_awaiter;        // A only
     std::shared_ptr<RemoteWait> m_self; // B only: alive while in the record's waiter list
-    std::atomic<bool> m_detached { false };
+    std::atomic<bool> m_detached{false};
 };
 
 namespace {
 
-//! An event carrying a RemoteWait to another thread (see the file comment for the atomics).
-class HandOverEvent : public QEvent
+//! A letter carrying a RemoteWait one way (the mailbox's mutex is the hand-over).
+struct WaitLetter : ReadyNode
 {
-public:
-    explicit HandOverEvent(std::shared_ptr<RemoteWait> wait)
-        : QEvent(handOverEventType())
-        , m_wait(std::move(wait))
-    {
-        m_published.store(true, std::memory_order_release);
-    }
-    ~HandOverEvent() override { received(); } // before the members go
-
-protected:
-    //! The receiving side's first step: everything the sender wrote is visible from here.
-    RemoteWait &received() noexcept
-    {
-        static_cast<void>(m_published.load(std::memory_order_acquire));
-        return *m_wait;
-    }
-    const std::shared_ptr<RemoteWait> &wait() const noexcept { return m_wait; }
-
-private:
-    std::shared_ptr<RemoteWait> m_wait;
-    std::atomic<bool> m_published { false };
+    WaitLetter(std::shared_ptr<RemoteWait> wait, RunFunction run) noexcept : ReadyNode(run), wait(std::move(wait)) {}
+    std::shared_ptr<RemoteWait> wait;
 };
 
-//! Posted to the scope: registers the wait when Qt deletes it on the scope's thread, delivered
-//! or dropped.
-class RegistrationEvent final : public HandOverEvent
+//! The registration: to the record's scope, counted there so that the scope takes it back if it
+//! dies first (ScopePrivate::countWaitLetter()).
+struct RegistrationLetter final : WaitLetter
 {
-public:
-    // syncHandOver() in the constructor body (after the final vptr is written) and first in the
-    // destructor (before ~HandOverEvent rewrites the vptr on the other thread): a mutex pair
-    // ThreadSanitizer sees, since Qt's event queue is not instrumented.
-    explicit RegistrationEvent(std::shared_ptr<RemoteWait> wait) : HandOverEvent(std::move(wait))
+    RegistrationLetter(std::shared_ptr<RemoteWait> wait, Scope *scope) noexcept
+        : WaitLetter(std::move(wait), &RegistrationLetter::arrived), scope(scope), scopeThread(scope->thread())
     {
-        syncHandOver();
     }
-    ~RegistrationEvent() override
+    //! On B (or taken back there by the dying scope, or by B's own end): join the waiter list.
+    static void arrived(ReadyNode *node) noexcept { open(node)->registerOnHome(); }
+    //! Not delivered: taken back on B (the dying scope, or B ending): register there all the same,
+    //! the record ends with them. B ended before the letter left: wake the awaiter rather than
+    //! leave it hanging.
+    static void orphaned(ReadyNode *node) noexcept
     {
-        syncHandOver();
-        RemoteWait &wait = received();
-        if (QThread::currentThread() == wait.home())
-            wait.registerOnHome(this->wait());
-        else // torn down elsewhere (the program is exiting): wake the awaiter rather than hang it
-            wait.deliver(this->wait());
+        const bool onB = QThread::currentThread() == static_cast<RegistrationLetter *>(node)->scopeThread;
+        std::unique_ptr<RegistrationLetter> letter = open(node);
+        if (onB)
+            letter->registerOnHome();
+        else
+            letter->wait->deliver(letter->wait);
     }
+    static std::unique_ptr<RegistrationLetter> open(ReadyNode *node) noexcept
+    {
+        std::unique_ptr<RegistrationLetter> letter(static_cast<RegistrationLetter *>(node));
+        if (letter->scope)
+            ScopePrivate::countWaitLetter(letter->scope, -1);
+        return letter;
+    }
+    void registerOnHome() noexcept { wait->registerOnHome(wait); }
+
+    Scope *scope; // null once the letter is no longer counted by the scope
+    QThread *const scopeThread;
 };
 
-//! Posted to the awaiting thread's port: wakes the awaiter (if still attached).
-class CompletionEvent final : public HandOverEvent
+//! The completion: to A's thread context.
+struct CompletionLetter final : WaitLetter
 {
-public:
-    explicit CompletionEvent(std::shared_ptr<RemoteWait> wait) : HandOverEvent(std::move(wait))
+    explicit CompletionLetter(std::shared_ptr<RemoteWait> wait) noexcept
+        : WaitLetter(std::move(wait), &CompletionLetter::arrived)
     {
-        syncHandOver(); // see RegistrationEvent
     }
-    ~CompletionEvent() override
+    static void arrived(ReadyNode *node) noexcept
     {
-        syncHandOver();
-        if (!m_delivered) // dropped with the port: A ended after the completion was posted
-            received().warnCannotResume();
+        std::unique_ptr<CompletionLetter>(static_cast<CompletionLetter *>(node))->wait->complete();
     }
-    void deliver() noexcept
+    //! A has ended: nothing can resume there.
+    static void orphaned(ReadyNode *node) noexcept
     {
-        m_delivered = true;
-        received().complete();
+        std::unique_ptr<CompletionLetter>(static_cast<CompletionLetter *>(node))->wait->warnCannotResume();
     }
-
-private:
-    bool m_delivered = false; // A only
 };
-
-//! Receives the completions of the thread's remote waits. A child of the thread's QAyo context:
-//! it lives as long as the thread's coroutines can, and events still queued when the thread
-//! ends are dropped unrun.
-class RemoteWaitPort final : public QObject
-{
-public:
-    RemoteWaitPort(QObject *context, std::shared_ptr<PortState> state)
-        : QObject(context)
-        , m_state(std::move(state))
-    {
-        m_state->port = this; // before any wait can see the state
-    }
-    ~RemoteWaitPort() override
-    {
-        // No completion is posted here from now on (RemoteWait::deliver() checks under the
-        // mutex); those posted already are dropped with this object.
-        std::lock_guard lock(m_state->mutex);
-        m_state->port = nullptr;
-    }
-    bool event(QEvent *event) override
-    {
-        if (event->type() != handOverEventType())
-            return QObject::event(event);
-        static_cast<CompletionEvent *>(event)->deliver();
-        return true;
-    }
-
-private:
-    const std::shared_ptr<PortState> m_state;
-};
-
-std::shared_ptr<PortState> localPort()
-{
-    thread_local std::weak_ptr<PortState> current;
-    std::shared_ptr<PortState> state = current.lock();
-    if (state) {
-        std::lock_guard lock(state->mutex);
-        if (state->port)
-            return state;
-    }
-    // First remote wait of this thread, or of a new QAyo context of it.
-    state = std::make_shared<PortState>();
-    new RemoteWaitPort(threadContextObject(), state); // a child of the context: dies with it
-    current = state;
-    return state;
-}
 
 } // namespace
 
@@ -255,14 +162,9 @@ void RemoteWait::deliver(std::shared_ptr<RemoteWait> self) noexcept
 {
     if (m_detached.load(std::memory_order_acquire))
         return;
-    {
-        std::lock_guard lock(m_port->mutex);
-        if (m_port->port) {
-            QCoreApplication::postEvent(m_port->port, new CompletionEvent(std::move(self)));
-            return;
-        }
-    }
-    warnCannotResume();
+    auto *letter = new CompletionLetter(std::move(self));
+    if (!post(MailAddress::context(m_awaiterHome), letter, &CompletionLetter::orphaned))
+        CompletionLetter::orphaned(letter);
 }
 
 std::shared_ptr<RemoteWait> startRemoteWait(TaskRecord *record, CompletionWaiter *waiter)
@@ -274,8 +176,11 @@ std::shared_ptr<RemoteWait> startRemoteWait(TaskRecord *record, CompletionWaiter
     Scope *target = record->homeScope.load(std::memory_order_acquire);
     if (!target || target->thread() == QThread::currentThread())
         return {};
-    auto wait = std::make_shared<RemoteWait>(record, waiter, target->thread());
-    QCoreApplication::postEvent(target, new RegistrationEvent(wait));
+    auto wait = std::make_shared<RemoteWait>(record, waiter, ThreadContext::current()->homeId());
+    auto *letter = new RegistrationLetter(wait, target);
+    ScopePrivate::countWaitLetter(target, +1); // ~Scope takes it back if it dies first
+    if (!post(MailAddress::object(target), letter, &RegistrationLetter::orphaned))
+        RegistrationLetter::orphaned(letter); // B has ended
     return wait;
 }
 
