@@ -725,7 +725,13 @@ private Q_SLOTS:
         int ran = 0;
         spawnChainOfPartnerCancellers(*scope, 8, &ran);
         QVERIFY(spinUntil([&] { return scope->runningCount() == 1; }));
+        // A slot would meet a half-destroyed scope: its destructor emits none of these.
+        int emittedWhileDestroyed = 0;
+        const auto count = [&emittedWhileDestroyed] { ++emittedWhileDestroyed; };
+        connect(scope.get(), &QAyo::Scope::pendingChanged, this, count);
+        connect(scope.get(), &QAyo::Scope::activeChanged, this, count);
         scope.reset();
+        QCOMPARE(emittedWhileDestroyed, 0);
         spinFor(10ms);
         QCOMPARE(ran, 0);
     }
