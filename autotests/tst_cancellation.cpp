@@ -43,6 +43,34 @@ enum class FailingCleanup { CatchBlockThrows, ForeignAwaitFails, InlineTaskFails
 //! The foreign awaitable a task is suspended on when cancelled.
 enum class Foreign { QTimer, QCoroTask };
 
+//! A capture that cancels another task when it is destroyed (with the callable that holds it):
+//! user code that runs while QAyo drops queued work. The partner is filled in after spawning.
+struct CancelsPartnerWhenDestroyed
+{
+    using Slot = std::shared_ptr<QAyo::Handle<void>>;
+    explicit CancelsPartnerWhenDestroyed(Slot partner) : partner(std::move(partner)) {}
+    CancelsPartnerWhenDestroyed(CancelsPartnerWhenDestroyed &&) = default;
+    ~CancelsPartnerWhenDestroyed()
+    {
+        if (partner && partner->isValid())
+            partner->cancel();
+    }
+    Slot partner;
+};
+
+//! Spawns \a count queued tasks into \a scope, each of whose callables cancels the next one
+//! (the one a walk over the scope's tasks visits next) when it is destroyed. The test keeps no
+//! handle: the last reference to a partner is the capture that cancels it.
+void spawnChainOfPartnerCancellers(QAyo::Scope &scope, int count, int *ran)
+{
+    auto nextSlot = std::make_shared<QAyo::Handle<void>>();
+    for (int i = 0; i < count; ++i) {
+        auto slot = nextSlot;
+        nextSlot = std::make_shared<QAyo::Handle<void>>();
+        *slot = scope.asap([link = CancelsPartnerWhenDestroyed(nextSlot), ran] { ++*ran; });
+    }
+}
+
 } // namespace
 
 Q_DECLARE_METATYPE(SecondAwait)
@@ -667,6 +695,184 @@ private Q_SLOTS:
         QVERIFY(spinUntil([&] { return h.isFinished(); }));
         QVERIFY(cancelled);
         QVERIFY(scope.isCancelled());
+    }
+
+    // --- user code run by dropping queued work (callable destructors) never runs inside the walk
+
+    void scopeCancelSurvivesCapturesThatCancelTheNextQueuedTask()
+    {
+        QAyo::Scope scope({.maxConcurrency = 1});
+        bool firstCancelled = false;
+        scope.asap(sleepForever(&firstCancelled));
+        int ran = 0;
+        spawnChainOfPartnerCancellers(scope, 8, &ran);
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
+        QCOMPARE(scope.pendingCount(), 8);
+        scope.cancel();
+        QAYO_TEST_JOIN(scope);
+        QCOMPARE(ran, 0);
+        QVERIFY(firstCancelled);
+        QCOMPARE(scope.pendingCount(), 0);
+        QCOMPARE(scope.runningCount(), 0);
+        QVERIFY(!scope.isActive());
+    }
+
+    void scopeDestructionSurvivesCapturesThatCancelTheNextQueuedTask()
+    {
+        auto scope = std::make_unique<QAyo::Scope>(QAyo::ScopeOptions{.maxConcurrency = 1});
+        bool firstCancelled = false;
+        scope->asap(sleepForever(&firstCancelled));
+        int ran = 0;
+        spawnChainOfPartnerCancellers(*scope, 8, &ran);
+        QVERIFY(spinUntil([&] { return scope->runningCount() == 1; }));
+        // A slot would meet a half-destroyed scope: its destructor emits none of these.
+        int emittedWhileDestroyed = 0;
+        const auto count = [&emittedWhileDestroyed] { ++emittedWhileDestroyed; };
+        connect(scope.get(), &QAyo::Scope::pendingChanged, this, count);
+        connect(scope.get(), &QAyo::Scope::activeChanged, this, count);
+        scope.reset();
+        QCOMPARE(emittedWhileDestroyed, 0);
+        spinFor(10ms);
+        QCOMPARE(ran, 0);
+    }
+
+    void childScopeCancelSurvivesCapturesThatCancelTheNextQueuedTask()
+    {
+        // The walk goes down to child scopes: the same inside each of them.
+        QAyo::Scope parent;
+        auto *first = new QAyo::Scope({.maxConcurrency = 1}, &parent);
+        auto *second = new QAyo::Scope({.maxConcurrency = 1}, &parent);
+        bool cancelled[2] = {};
+        int ran = 0;
+        first->asap(sleepForever(&cancelled[0]));
+        second->asap(sleepForever(&cancelled[1]));
+        spawnChainOfPartnerCancellers(*first, 4, &ran);
+        spawnChainOfPartnerCancellers(*second, 4, &ran);
+        QVERIFY(spinUntil([&] { return first->runningCount() == 1 && second->runningCount() == 1; }));
+        parent.cancel();
+        QVERIFY(spinUntil([&] { return !first->isActive() && !second->isActive(); }));
+        QCOMPARE(ran, 0);
+        QVERIFY(cancelled[0] && cancelled[1]);
+    }
+
+    void captureThatDeletesItsChildScopeDuringAParentCancel()
+    {
+        // A Qt object graph: a queued callable owns the object whose destructor deletes the child
+        // scope the callable was spawned into (and which the cancel is walking).
+        QAyo::Scope parent;
+        QPointer<QAyo::Scope> child = new QAyo::Scope({.maxConcurrency = 1}, &parent);
+        bool cancelled = false;
+        child->asap(sleepForever(&cancelled));
+        struct DeletesScope
+        {
+            QPointer<QAyo::Scope> scope;
+            DeletesScope(QPointer<QAyo::Scope> s) : scope(std::move(s)) {}
+            DeletesScope(DeletesScope &&other) noexcept : scope(std::exchange(other.scope, nullptr)) {}
+            ~DeletesScope() { delete scope.data(); }
+        };
+        int ran = 0;
+        child->asap([owner = DeletesScope(child), &ran] { ++ran; });
+        child->asap([&ran] { ++ran; });
+        QSignalSpy cancelling(&parent, &QAyo::Scope::cancelling);
+        QVERIFY(spinUntil([&] { return child && child->runningCount() == 1; }));
+        parent.cancel();
+        QVERIFY(child.isNull());
+        QCOMPARE(cancelling.count(), 1);
+        QVERIFY(spinUntil([&] { return !parent.isActive(); }));
+        QCOMPARE(ran, 0);
+    }
+
+    void handleCancelOfAQueuedTaskWhoseCaptureCancelsASiblingKeepsTheLimit()
+    {
+        QAyo::Scope scope({.maxConcurrency = 1});
+        bool release = false;
+        scope.asap(waitUntil(&release));
+        int ran = 0;
+        auto partner = std::make_shared<QAyo::Handle<void>>();
+        auto queued = scope.asap([link = CancelsPartnerWhenDestroyed(partner), &ran] { ++ran; });
+        *partner = scope.asap([&ran] { ++ran; });
+        int running = 0;
+        int mostRunning = 0;
+        QList<QAyo::Handle<void>> later;
+        for (int i = 0; i < 4; ++i) {
+            later << scope.asap([&]() -> QAyo::Task<> {
+                mostRunning = std::max(mostRunning, ++running);
+                co_await QAyo::sleep(2ms);
+                --running;
+            });
+        }
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1; }));
+        QCOMPARE(scope.pendingCount(), 6);
+        queued.cancel();
+        QVERIFY(queued.isCancelled());
+        QVERIFY(partner->isCancelled());
+        QCOMPARE(scope.pendingCount(), 4);
+        QCOMPARE(scope.runningCount(), 1);
+        release = true;
+        QAYO_TEST_JOIN(scope);
+        QCOMPARE(ran, 0);
+        QCOMPARE(mostRunning, 1); // the slot the dropped tasks held is counted once
+        for (const auto &h : later)
+            QVERIFY(h.isFinished() && !h.isCancelled());
+        QCOMPARE(scope.pendingCount(), 0);
+        QCOMPARE(scope.runningCount(), 0);
+        QVERIFY(!scope.isActive());
+    }
+
+    void scopeCancelWhileCapturesCancelReadyTasksKeepsCountsRight()
+    {
+        // Tasks posted to start (within maxConcurrency) and tasks waiting for a slot, whose
+        // callables cancel one another when dropped: every count returns to zero.
+        QAyo::Scope scope({.maxConcurrency = 3});
+        int ran = 0;
+        spawnChainOfPartnerCancellers(scope, 10, &ran);
+        QCOMPARE(scope.pendingCount(), 10);
+        QSignalSpy active(&scope, &QAyo::Scope::activeChanged);
+        scope.cancel(); // before the ready queue ran: 3 posted to start, 7 waiting for a slot
+        QCOMPARE(scope.pendingCount(), 0);
+        QVERIFY(!scope.isActive());
+        QAYO_TEST_JOIN(scope);
+        QCOMPARE(ran, 0);
+        QCOMPARE(scope.runningCount(), 0);
+    }
+
+    void onCancelThatDeletesAndCancelsThingsDuringAScopeCancel()
+    {
+        // onCancel is user code too: it deletes a sibling scope and cancels a queued task of
+        // another scope while a cancel of the first one walks its tree.
+        QAyo::Scope scope;
+        auto *doomed = new QAyo::Scope({.maxConcurrency = 1}, &scope);
+        QPointer<QAyo::Scope> watchDoomed(doomed);
+        QAyo::Scope other({.maxConcurrency = 1});
+        bool release = false;
+        other.asap(waitUntil(&release));
+        int ran = 0;
+        auto otherQueued = other.asap([&ran] { ++ran; });
+        bool doomedCancelled = false;
+        doomed->asap(sleepForever(&doomedCancelled));
+        QTimer timer;
+        timer.setSingleShot(true);
+        timer.start(1h);
+        bool onCancelRan = false;
+        auto h = scope.asap([&]() -> QAyo::Task<> {
+            co_await QAyo::cancellable(&timer, [&] {
+                onCancelRan = true;
+                delete watchDoomed.data();
+                otherQueued.cancel();
+                timer.start(0ms); // make the foreign wait complete now
+            });
+        });
+        QVERIFY(spinUntil([&] { return scope.runningCount() == 1 && doomed->runningCount() == 1; }));
+        scope.cancel();
+        QVERIFY(spinUntil([&] { return h.isFinished(); }));
+        QVERIFY(onCancelRan);
+        QVERIFY(watchDoomed.isNull());
+        QVERIFY(otherQueued.isCancelled());
+        QAYO_TEST_JOIN(scope);
+        release = true;
+        QAYO_TEST_JOIN(other);
+        QCOMPARE(ran, 0);
+        QCOMPARE(other.pendingCount(), 0);
     }
 };
 

@@ -20,6 +20,30 @@ QString idsOf(const QSet<quint64> &ids)
     return parts.join(QLatin1Char(','));
 }
 
+//! A capture that, when destroyed with its callable (after the call, or when a cancel or the
+//! scope's destruction drops the unstarted task), cancels a sibling task and maybe the scope: user
+//! code the library runs while it drops work.
+struct CancelsOnDestruction
+{
+    CancelsOnDestruction(std::shared_ptr<QAyo::Handle<void>> sibling, QAyo::Scope *scope)
+        : sibling(std::move(sibling)), scope(scope)
+    {
+    }
+    CancelsOnDestruction(CancelsOnDestruction &&other) noexcept
+        : sibling(std::move(other.sibling)), scope(std::exchange(other.scope, nullptr))
+    {
+    }
+    ~CancelsOnDestruction()
+    {
+        if (sibling && sibling->isValid())
+            sibling->cancel();
+        if (scope)
+            scope->cancel();
+    }
+    std::shared_ptr<QAyo::Handle<void>> sibling;
+    QPointer<QAyo::Scope> scope;
+};
+
 //! Simulated blocking work on a pool thread: a little arithmetic, ending early on a stop
 //! request. (No yields or sleeps: on a loaded machine they would make the run wait for nothing.)
 void busyWork(const QAyo::StopToken &stop, int rounds)
@@ -518,7 +542,7 @@ void Run::spawnRandom(const Ctx &parent, Rng &rng)
     c.node = nextNode();
     c.depth = parent.depth + 1;
     QAyo::Scope *scope = parent.scope;
-    switch (rng.below(9)) {
+    switch (rng.below(10)) {
     case 0:
     case 1:
         scope->asap(work(c)); // a QAyo::Task, frame made now, started later
@@ -546,8 +570,33 @@ void Run::spawnRandom(const Ctx &parent, Rng &rng)
     case 7:
         scheduleRandom(c, rng);
         break;
+    case 8:
+        spawnLinkedPair(c, rng);
+        break;
     default:
         scope->asap(valueTask(c, 5));
+        break;
+    }
+}
+
+void Run::spawnLinkedPair(const Ctx &ctx, Rng &rng)
+{
+    // Two callables whose captures cancel each other's task when they are destroyed; one of them
+    // sometimes cancels the scope too. Under maxConcurrency both wait in the queue, where a cancel
+    // of the scope, its destruction or Handle::cancel() drops them one after the other.
+    auto first = std::make_shared<QAyo::Handle<void>>();
+    auto second = std::make_shared<QAyo::Handle<void>>();
+    QAyo::Scope *cancelsScope = rng.chance(10) ? ctx.scope : nullptr;
+    *first = ctx.scope->asap([this, ctx, link = CancelsOnDestruction(second, cancelsScope)] { plainCall(ctx, false); });
+    *second = ctx.scope->asap([this, ctx, link = CancelsOnDestruction(first, nullptr)] { plainCall(ctx, false); });
+    switch (rng.below(4)) {
+    case 0:
+        first->cancel();
+        break;
+    case 1:
+        second->cancel();
+        break;
+    default:
         break;
     }
 }

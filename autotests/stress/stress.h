@@ -9,7 +9,9 @@
 // a Scope owned by a QObject that is deleted while work runs, or spawns made from another
 // thread. Inside, work items are QAyo tasks, callables (plain and returning tasks), QCoro tasks
 // and aside functions; they sleep, checkpoint, spawn siblings, open nested scopes, await
-// handles, schedule after/every, use withTimeout and shield, cancel, and throw.
+// handles, schedule after/every, use withTimeout and shield, cancel, and throw. Some callables
+// hold captures whose destructors cancel a sibling task (or the scope): user code that runs when
+// a cancel, a scope's destruction or the task's end drops the callable.
 //
 // What is checked (DESIGN.md section 2), as violations collected during the run:
 // - no task (or callback, or aside function start) runs after its scope finished,
@@ -238,6 +240,7 @@ private:
     QAyo::Task<int> valueTask(Ctx ctx, int value);
     QCoro::Task<> qcoroWork(Ctx ctx, bool mayThrow);
     void plainCall(const Ctx &ctx, bool fails);
+    void spawnLinkedPair(const Ctx &ctx, Rng &rng);
     void asideSpawn(const Ctx &ctx, Rng &rng);
     void scheduleRandom(const Ctx &ctx, Rng &rng);
     QAyo::Task<> nestedScope(Ctx ctx, Rng &rng);

@@ -61,7 +61,7 @@ public:
 
     bool await_ready() const noexcept
     {
-        return m_record->state.load(std::memory_order_acquire) == TaskRecord::State::Done;
+        return m_record->isDone();
     }
     void await_suspend(std::coroutine_handle<> h)
     {
@@ -149,7 +149,7 @@ public:
     //! True once the task has ended (succeeded, failed or cancelled).
     bool isFinished() const noexcept
     {
-        return m_record && m_record->state.load(std::memory_order_acquire) == detail::TaskRecord::State::Done;
+        return m_record && m_record->isDone();
     }
     //! True if the task ended by cancellation (or was dropped before it started).
     bool isCancelled() const noexcept { return isFinished() && m_record->outcome == detail::TaskRecord::Outcome::Cancelled; }

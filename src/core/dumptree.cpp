@@ -102,11 +102,20 @@ void collectUnfinished(const ScopePrivate *d, QStringList &out, int limit)
 QString describeTaskState(const TaskRecord *r)
 {
     QString state;
-    switch (r->state.load(std::memory_order_relaxed)) {
-    case TaskRecord::State::Queued:
+    switch (r->stage.load(std::memory_order_relaxed)) {
+    case TaskRecord::Stage::InTransit:
+        state = QStringLiteral("queued (on its way)");
+        break;
+    case TaskRecord::Stage::WaitingForSlot:
+        state = QStringLiteral("queued (waiting for a slot)");
+        break;
+    case TaskRecord::Stage::WaitingForLimiter:
+        state = QStringLiteral("queued (waiting for its limiter)");
+        break;
+    case TaskRecord::Stage::Ready:
         state = QStringLiteral("queued");
         break;
-    case TaskRecord::State::Running:
+    case TaskRecord::Stage::Running:
         if (r->hook && r->suspendedForeign)
             state = QStringLiteral("awaiting %1 (foreign)").arg(awaiterName(r->hook));
         else if (r->hook)
@@ -116,7 +125,7 @@ QString describeTaskState(const TaskRecord *r)
         else
             state = QStringLiteral("running");
         break;
-    case TaskRecord::State::Done:
+    case TaskRecord::Stage::Done:
         state = QStringLiteral("done");
         break;
     }

@@ -140,13 +140,18 @@ void TaskRecord::complete(std::exception_ptr failure) noexcept
 
 void TaskRecord::settle(Outcome result, std::exception_ptr failure) noexcept
 {
+    markDone(result, std::move(failure));
+    releaseWork();
+}
+
+void TaskRecord::markDone(Outcome result, std::exception_ptr failure) noexcept
+{
     addUnfinished(-1);
     outcome = result;
     error = std::move(failure);
-    state.store(State::Done, std::memory_order_release);
+    stage.store(Stage::Done, std::memory_order_release);
     if (limiterTicket)
         releaseTicket(std::exchange(limiterTicket, nullptr)); // the slot goes to the next waiter
-    releaseWork();
     while (CompletionWaiter *waiter = firstWaiter) {
         removeWaiter(waiter);
         waiter->recordCompleted();
@@ -195,7 +200,7 @@ void throwUnlessSucceeded(const TaskRecord *record, const char *operation)
 {
     if (!record)
         throw InvalidStateError(QStringLiteral("%1: invalid handle").arg(QLatin1String(operation)));
-    if (record->state.load(std::memory_order_acquire) != TaskRecord::State::Done)
+    if (!record->isDone())
         throw InvalidStateError(QStringLiteral("%1: task '%2' has not finished")
                                     .arg(QLatin1String(operation), record->displayName()));
     switch (record->outcome) {

@@ -3,6 +3,7 @@
 #include <QAyo/scheduled.h>
 #include <QAyo/scope.h>
 
+#include "cancelwalk_p.h"
 #include "logging_p.h"
 #include "mailbox_p.h"
 #include "scope_p.h"
@@ -57,7 +58,7 @@ void ScheduleRecord::fired(DeadlineEntry *entry) noexcept
 
     record->ref(); // signals emitted while spawning may run arbitrary code
     const bool overlapping = record->lastCall
-        && record->lastCall->state.load(std::memory_order_relaxed) != TaskRecord::State::Done;
+        && !record->lastCall->isDone();
     if (overlapping) {
         record->countSkipped();
         qCDebug(lcTime) << "every(): skipping a tick, the previous call still runs";
@@ -222,8 +223,14 @@ void ScopePrivate::linkSchedule(ScheduleRecord *record) noexcept
 
 void ScopePrivate::deactivateSchedule(ScheduleRecord *record) noexcept
 {
+    if (unlinkSchedule(record))
+        record->deref(); // the scope's reference
+}
+
+bool ScopePrivate::unlinkSchedule(ScheduleRecord *record) noexcept
+{
     if (!record->active.load(std::memory_order_relaxed))
-        return;
+        return false;
     record->active.store(false, std::memory_order_relaxed);
     record->DeadlineEntry::cancel();
     if (record->prevInScope)
@@ -238,13 +245,16 @@ void ScopePrivate::deactivateSchedule(ScheduleRecord *record) noexcept
         --m_heldSchedules;
         checkJoin();
     }
-    record->deref(); // the scope's reference
+    return true;
 }
 
-void ScopePrivate::deactivateAllSchedules() noexcept
+void ScopePrivate::deactivateAllSchedules(CancelWalk &walk) noexcept
 {
-    while (firstSchedule)
-        deactivateSchedule(firstSchedule);
+    // The last reference may be the scope's: the callable (user code) dies after the walk.
+    while (ScheduleRecord *record = firstSchedule) {
+        unlinkSchedule(record);
+        walk.derefLater(record);
+    }
 }
 
 } // namespace detail

@@ -3,6 +3,7 @@
 #include <QAyo/limiter.h>
 #include <QAyo/scope.h>
 
+#include "cancelwalk_p.h"
 #include "diagnostics_p.h"
 #include "errors_p.h"
 #include "limiter_p.h"
@@ -121,9 +122,8 @@ void ScopePrivate::nestInQObjectParent(Scope *scope)
     d->parentScope = parentD;
     if (parentD->m_cancelled) {
         // As for a child created in a cancelled scope, or present when the parent was cancelled.
-        QList<QPointer<Scope>> notify;
-        d->markCancelled(notify);
-        emitCancelled(notify);
+        CancelWalk walk;
+        d->markCancelled(walk);
     }
 }
 
@@ -250,6 +250,7 @@ void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind)
             ++m_inFlight;
         admit(record);
     } else {
+        record->stage.store(TaskRecord::Stage::WaitingForSlot, std::memory_order_relaxed);
         m_waitingForSlot.push(record);
     }
 }
@@ -268,9 +269,14 @@ void ScopePrivate::dropSpawnIntoCancelled(TaskRecord *record) noexcept
 
 void ScopePrivate::admit(TaskRecord *record) noexcept
 {
-    // A spawn drawing from a limiter waits for its slot first; the slot's arrival posts it.
-    if (record->limiterTicket && !requestRecordSlot(record->limiterTicket, record))
-        return;
+    // A spawn drawing from a limiter waits for its slot first; the slot's arrival starts it (on
+    // a later turn: never inside requestRecordSlot()).
+    if (record->limiterTicket) {
+        record->stage.store(TaskRecord::Stage::WaitingForLimiter, std::memory_order_relaxed);
+        if (!requestRecordSlot(record->limiterTicket, record))
+            return;
+    }
+    record->stage.store(TaskRecord::Stage::Ready, std::memory_order_relaxed);
     postReady(record);
 }
 
@@ -290,7 +296,7 @@ void ScopePrivate::runStart(TaskRecord *record) noexcept
     }
     --d->m_pending;
     ++d->m_running;
-    record->state.store(TaskRecord::State::Running, std::memory_order_relaxed);
+    record->stage.store(TaskRecord::Stage::Running, std::memory_order_relaxed);
     if (Q_UNLIKELY(d->wants(HotSignal(TaskStartedSignal | PendingChangedSignal | RunningChangedSignal)))) {
         startWithSignals(record, std::move(refused));
         return;
@@ -376,19 +382,20 @@ void ScopePrivate::taskDone(TaskRecord *record) noexcept
 
 void ScopePrivate::taskFailed(TaskRecord *record) noexcept
 {
-    QList<QPointer<Scope>> notify;
+    CancelWalk walk;
     const QString failure = describeException(record->error);
     recordError(record->error);
     if (!options.supervise)
-        markCancelled(notify);
+        markCancelled(walk);
     pumpQueue();
     record->deref(); // the scope's reference
+    walk.releaseWork();
 
     Guard guard(this);
     Q_EMIT q->taskFailed(failure);
     if (guard.destroyed)
         return;
-    emitCancelled(notify);
+    walk.run(); // the cancel signals
     if (guard.destroyed)
         return;
     emitTaskEnded(guard);
@@ -435,33 +442,46 @@ void ScopePrivate::pumpQueue() noexcept
     }
 }
 
+void ScopePrivate::withdraw(TaskRecord *record) noexcept
+{
+    // The one rule for every unstarted stage (the table in record.h): out of the queue the stage
+    // names, out of the in-flight count if the stage holds a place in it, out of the task list.
+    switch (record->stage.load(std::memory_order_relaxed)) {
+    case TaskRecord::Stage::Ready:
+        record->ReadyNode::unlink();
+        if (record->counted)
+            --m_inFlight;
+        break;
+    case TaskRecord::Stage::WaitingForLimiter:
+        if (record->counted)
+            --m_inFlight;
+        // Withdraws the request (a grant on its way gives the slot back when it arrives).
+        releaseTicket(std::exchange(record->limiterTicket, nullptr));
+        break;
+    case TaskRecord::Stage::WaitingForSlot:
+        m_waitingForSlot.withdraw(record);
+        break;
+    case TaskRecord::Stage::InTransit:
+    case TaskRecord::Stage::Running:
+    case TaskRecord::Stage::Done:
+        Q_ASSERT_X(false, "ScopePrivate::withdraw", "the record is not waiting in a queue of its scope");
+        return;
+    }
+    unlinkRecord(this, record);
+    --m_pending;
+}
+
 void ScopePrivate::dropQueued(TaskRecord *record) noexcept
 {
     record->cancelRequested = true;
     if (record->neverDrop)
         return; // running already elsewhere: the scope still waits for it
-    if (record->isQueued()) {
-        record->ReadyNode::unlink();
-        if (record->counted)
-            --m_inFlight;
-    } else if (waitsForLimiter(record)) {
-        if (record->counted)
-            --m_inFlight; // settle() withdraws the slot request
-    } else {
-        m_waitingForSlot.withdraw(record);
-    }
-    unlinkRecord(this, record);
-    --m_pending;
-    record->settle(TaskRecord::Outcome::Cancelled);
-    record->deref();
+    CancelWalk walk; // the callable's destructor runs after the counts are right again
+    withdraw(record);
+    record->markDone(TaskRecord::Outcome::Cancelled);
+    walk.releaseLater(record);
     pumpQueue();
-    Guard guard(this);
-    if (wants(PendingChangedSignal))
-        Q_EMIT q->pendingChanged();
-    if (!guard.destroyed && liveCount() == 0 && wants(ActiveChangedSignal))
-        Q_EMIT q->activeChanged();
-    if (!guard.destroyed)
-        checkJoin();
+    walk.notifyWithdrawn(q);
 }
 
 void ScopePrivate::checkJoin() noexcept
@@ -499,7 +519,7 @@ void ScopePrivate::SpawnLetter::arrived(ReadyNode *node) noexcept
         // The spawn failed here (an allocation, a slot that threw): there is no caller to throw
         // to any more, so the error goes to the scope's join and, unless the scope took the
         // record already (then it runs on as usual), to the record's handle.
-        if (!record->scope && record->state.load(std::memory_order_relaxed) != TaskRecord::State::Done) {
+        if (!record->scope && !record->isDone()) {
             record->settle(TaskRecord::Outcome::Failed, std::current_exception());
             record->deref();
         }
@@ -549,7 +569,10 @@ void ScopePrivate::finish()
         return; // work was spawned meanwhile: the join waits for it too
     m_finished = true;
     m_timeout.cancel();
-    deactivateAllSchedules(); // the ones that did not hold the exit end with the scope
+    {
+        CancelWalk walk;
+        deactivateAllSchedules(walk); // the ones that did not hold the exit end with the scope
+    }
 
     std::exception_ptr joinError;
     if (!options.supervise && !m_errors.isEmpty()) {
@@ -588,7 +611,7 @@ void ScopePrivate::dropUnstartedWork() noexcept
     if (m_cancelled || m_finished || m_dying)
         return;
     for (TaskRecord *r = firstTask; r; r = r->nextInScope) {
-        if (r->state.load(std::memory_order_relaxed) != TaskRecord::State::Queued) // queued: markTreeCancelled drops it
+        if (!r->isUnstarted()) // unstarted: markTreeCancelled withdraws it
             dropUnstartedWork(r);
     }
     for (ScopePrivate *child = firstChild; child; child = child->nextSibling)
@@ -605,85 +628,158 @@ void ScopePrivate::dropUnstartedWork(TaskRecord *record) noexcept
         child->dropUnstartedWork();
 }
 
-void ScopePrivate::markCancelled(QList<QPointer<Scope>> &notify) noexcept
+void ScopePrivate::markCancelled(CancelWalk &walk) noexcept
 {
     // First take back the work that waits for a thread in the whole tree, then stop what runs:
     // a stopped job frees its pool thread at once, which would otherwise start queued work of
     // this tree before the walk reached it.
     dropUnstartedWork();
-    markTreeCancelled(notify);
+    markTreeCancelled(walk);
 }
 
-void ScopePrivate::markTreeCancelled(QList<QPointer<Scope>> &notify) noexcept
+void ScopePrivate::markTreeCancelled(CancelWalk &walk) noexcept
 {
     if (m_cancelled || m_finished || m_dying)
         return;
     const DeadlineBatch batch; // every sleeper below wakes: their deadlines go at once
     m_cancelled = true;
     m_timeout.cancel();
-    notify.append(QPointer<Scope>(q));
+    walk.notifyCancelled(q);
     qCDebug(lcCancel) << "cancelling scope" << scopeLabel(this);
 
-    // Queued work is dropped: it never starts.
+    // Unstarted work is dropped: it never starts. Its callable is destroyed after the walk (its
+    // captures' destructors may cancel or free the records this loop visits next).
     for (TaskRecord *r = firstTask; r;) {
         TaskRecord *next = r->nextInScope;
-        if (r->state.load(std::memory_order_relaxed) == TaskRecord::State::Queued) {
+        if (r->isUnstarted()) {
             r->cancelRequested = true;
             if (!r->neverDrop) {
-                if (r->isQueued()) {
-                    r->ReadyNode::unlink();
-                    if (r->counted)
-                        --m_inFlight;
-                } else if (waitsForLimiter(r) && r->counted) {
-                    --m_inFlight; // settle() withdraws the slot request
-                }
-                unlinkRecord(this, r);
-                --m_pending;
-                r->settle(TaskRecord::Outcome::Cancelled);
-                r->deref();
+                withdraw(r);
+                r->markDone(TaskRecord::Outcome::Cancelled);
+                walk.releaseLater(r);
             }
         } else {
-            markRecordTreeCancelled(r, notify);
+            markRecordTreeCancelled(r, walk);
         }
         r = next;
     }
-    m_waitingForSlot.clear();
-    deactivateAllSchedules();
+    Q_ASSERT(m_waitingForSlot.isEmpty());
+    deactivateAllSchedules(walk);
     for (ScopePrivate *child = firstChild; child; child = child->nextSibling)
-        child->markTreeCancelled(notify);
+        child->markTreeCancelled(walk);
 }
 
-void ScopePrivate::markRecordCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept
+void ScopePrivate::markRecordCancelled(TaskRecord *record, CancelWalk &walk) noexcept
 {
     dropUnstartedWork(record); // as markCancelled(): queued work below first
-    markRecordTreeCancelled(record, notify);
+    markRecordTreeCancelled(record, walk);
 }
 
-void ScopePrivate::markRecordTreeCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept
+void ScopePrivate::markRecordTreeCancelled(TaskRecord *record, CancelWalk &walk) noexcept
 {
     record->cancelRequested = true;
     if (record->shieldDepth > 0)
         return; // delivered when the shield ends (QAyo::shield)
     for (ScopePrivate *child = record->firstChildScope; child; child = child->nextSibling)
-        child->markTreeCancelled(notify);
+        child->markTreeCancelled(walk);
     if (record->hook)
-        record->hook->cancelRequested(); // idempotent: wakes the task at most once
+        record->hook->cancelRequested(); // idempotent, runs no user code: wakes the task at most once
 }
 
-void ScopePrivate::emitCancelled(const QList<QPointer<Scope>> &notify)
+// --- CancelWalk (cancelwalk_p.h) -------------------------------------------------------------
+
+namespace {
+void appendToChain(TaskRecord *&first, TaskRecord *&last, TaskRecord *record) noexcept
 {
-    for (const QPointer<Scope> &scope : notify) {
-        if (scope)
-            Q_EMIT scope->cancelling();
-        if (scope)
-            Q_EMIT scope->cancelledChanged();
-        if (scope)
-            Q_EMIT scope->pendingChanged();
-        if (scope && scope->d->liveCount() == 0 && scope->d->wants(ScopePrivate::ActiveChangedSignal))
-            Q_EMIT scope->activeChanged(); // dropped queued work may have emptied it
-        if (scope)
-            scope->d->checkJoin();
+    record->nextInScope = nullptr;
+    (last ? last->nextInScope : first) = record;
+    last = record;
+}
+
+TaskRecord *takeFromChain(TaskRecord *&first, TaskRecord *&last) noexcept
+{
+    TaskRecord *record = first;
+    if (record) {
+        first = std::exchange(record->nextInScope, nullptr);
+        if (!first)
+            last = nullptr;
     }
+    return record;
+}
+} // namespace
+
+void CancelWalk::releaseLater(TaskRecord *record) noexcept
+{
+    appendToChain(m_firstRelease, m_lastRelease, record);
+}
+
+void CancelWalk::destroyFrameLater(TaskRecord *record) noexcept
+{
+    appendToChain(m_firstFrame, m_lastFrame, record);
+}
+
+void CancelWalk::derefLater(ScheduleRecord *schedule) noexcept
+{
+    schedule->nextInScope = std::exchange(m_firstSchedule, schedule);
+}
+
+void CancelWalk::notifyCancelled(Scope *scope)
+{
+    m_notify.append({QPointer<Scope>(scope), true});
+}
+
+void CancelWalk::notifyWithdrawn(Scope *scope)
+{
+    m_notify.append({QPointer<Scope>(scope), false});
+}
+
+void CancelWalk::releaseWork() noexcept
+{
+    // Each step may run user code that cancels more: that is a walk of its own, with its own
+    // collector; nothing is added to this one meanwhile, but each entry is taken off before it
+    // runs all the same.
+    if (m_firstFrame) {
+        const DeadlineBatch batch; // the destroyed sleepers take their deadlines with them
+        while (TaskRecord *r = takeFromChain(m_firstFrame, m_lastFrame)) {
+            // Suspended on one of QAyo's own awaiters: destroying the frame runs the destructors
+            // of its locals, and each awaiter unhooks itself from the ready queue, the deadline
+            // heap or whatever it waited on. Nothing will ever resume it.
+            std::exchange(r->frame, {}).destroy();
+            r->settle(TaskRecord::Outcome::Cancelled);
+            r->deref(); // the reference its scope left behind
+        }
+    }
+    while (TaskRecord *r = takeFromChain(m_firstRelease, m_lastRelease)) {
+        r->releaseWork();
+        r->deref(); // its scope's reference
+    }
+    while (ScheduleRecord *schedule = m_firstSchedule) {
+        m_firstSchedule = std::exchange(schedule->nextInScope, nullptr);
+        schedule->deref(); // its scope's reference
+    }
+}
+
+void CancelWalk::run() noexcept
+{
+    releaseWork();
+    const QVarLengthArray<Notification, 4> notify = std::exchange(m_notify, {});
+    for (const Notification &n : notify)
+        ScopePrivate::emitAfterWalk(n.scope, n.cancelled);
+}
+
+void ScopePrivate::emitAfterWalk(const QPointer<Scope> &scope, bool cancelled)
+{
+    // Every slot may delete the scope: the QPointer is checked before each emission.
+    if (scope && cancelled)
+        Q_EMIT scope->cancelling();
+    if (scope && cancelled)
+        Q_EMIT scope->cancelledChanged();
+    if (scope && (cancelled || scope->d->wants(PendingChangedSignal)))
+        Q_EMIT scope->pendingChanged();
+    if (scope && scope->d->liveCount() == 0 && scope->d->wants(ActiveChangedSignal))
+        Q_EMIT scope->activeChanged(); // dropped queued work may have emptied it
+    if (scope)
+        scope->d->checkJoin();
 }
 
 void ScopePrivate::TimeoutEntry::fired(DeadlineEntry *entry) noexcept
@@ -708,13 +804,14 @@ void ScopePrivate::expireTimeout()
 {
     qCDebug(lcCancel) << "scope" << scopeLabel(this) << "timed out";
     m_timedOut = true;
-    QList<QPointer<Scope>> notify;
-    markCancelled(notify);
+    CancelWalk walk;
+    markCancelled(walk);
+    walk.releaseWork();
     QPointer<Scope> self(q);
     Q_EMIT q->timedOut();
     if (self)
         Q_EMIT q->timedOutChanged();
-    emitCancelled(notify);
+    walk.run(); // the cancel signals
 }
 
 // ================================================================================================
@@ -731,35 +828,30 @@ void ScopePrivate::releaseJoinersOfDestroyedScope() noexcept
     }
 }
 
-void ScopePrivate::destroyTasks() noexcept
+void ScopePrivate::destroyTasks(CancelWalk &walk) noexcept
 {
-    const DeadlineBatch batch; // destroyed sleepers take their deadlines with them
+    const DeadlineBatch batch; // woken sleepers take their deadlines with them
     // Work waiting for a pool thread goes first: stopping a running job below frees a thread
     // that would otherwise start it (see dropUnstartedWork()).
     for (TaskRecord *r = firstTask; r; r = r->nextInScope) {
-        if (r->state.load(std::memory_order_relaxed) != TaskRecord::State::Queued)
+        if (!r->isUnstarted())
             dropUnstartedWork(r);
     }
+    // No user code runs in this loop: callables and frames die after it (\a walk).
     while (TaskRecord *r = firstTask) {
-        unlinkRecord(this, r);
         r->cancelRequested = true;
-        if (r->state.load(std::memory_order_relaxed) == TaskRecord::State::Queued) {
-            r->ReadyNode::unlink();
-            r->settle(TaskRecord::Outcome::Cancelled);
-            r->deref();
+        if (r->isUnstarted()) {
+            withdraw(r);
+            r->markDone(TaskRecord::Outcome::Cancelled);
+            walk.releaseLater(r);
             continue;
         }
+        unlinkRecord(this, r);
         r->scope = nullptr;
         r->homeScope.store(nullptr, std::memory_order_release);
         if (r->hook && !r->suspendedForeign) {
-            // Suspended on one of QAyo's own awaiters: destroying the frame runs the
-            // destructors of its locals, and each awaiter unhooks itself from the ready queue,
-            // the deadline heap or whatever it waited on. Nothing will ever resume it.
-            const std::coroutine_handle<> frame = std::exchange(r->frame, {});
             r->hook = nullptr;
-            frame.destroy();
-            r->settle(TaskRecord::Outcome::Cancelled);
-            r->deref();
+            walk.destroyFrameLater(r); // its awaiters unhook themselves when the frame dies
         } else {
             // Running right now (the scope is being destroyed from inside its own task) or
             // suspended on a foreign awaitable that will resume it: the frame cannot be
@@ -767,12 +859,12 @@ void ScopePrivate::destroyTasks() noexcept
             // and it frees itself when it completes (its next checkpoint throws Cancelled).
             qCDebug(lcCancel) << "orphaning" << r->displayName() << "of destroyed scope" << scopeLabel(this);
             if (r->hook)
-                r->hook->cancelRequested(); // e.g. QAyo::cancellable's onCancel: make it end soon
+                r->hook->cancelRequested(); // e.g. QAyo::cancellable's onCancel: posted, runs later
         }
     }
-    m_waitingForSlot.clear();
+    Q_ASSERT(m_waitingForSlot.isEmpty());
     m_pending = m_running = m_inFlight = 0;
-    deactivateAllSchedules();
+    deactivateAllSchedules(walk);
 }
 
 } // namespace detail
@@ -889,9 +981,8 @@ Task<ScopeOutcome> runBlockScope(ScopeOptions options, std::function<void(Scope 
         body(scope);
     } catch (...) {
         scope.d->recordError(std::current_exception());
-        QList<QPointer<Scope>> notify;
-        scope.d->markCancelled(notify);
-        ScopePrivate::emitCancelled(notify);
+        CancelWalk walk;
+        scope.d->markCancelled(walk);
     }
     // Waits through a cancel of the enclosing task (the nested tasks are cancelled with it and
     // unwind first); rethrows the first error, then Cancelled if the enclosing task was cancelled.
@@ -974,17 +1065,21 @@ Scope::~Scope()
     }
     if (d->m_incoming.load(std::memory_order_relaxed) > 0 || d->m_waitLetters.load(std::memory_order_relaxed) > 0)
         detail::purgeMail(this); // in the mailbox or in this thread's inbox: cancelled
-    d->destroyTasks();
+    // The dropped callables and the destroyed frames run user code: after the walks, when this
+    // scope is out of the tree and its joiners are released.
+    detail::CancelWalk walk;
+    d->destroyTasks(walk);
     while (detail::ScopePrivate *child = d->firstChild) {
         child->detach();
-        QList<QPointer<Scope>> ignored;
-        child->markCancelled(ignored); // the QObject child is deleted right after this
+        child->markCancelled(walk);
     }
+    walk.dropNotifications(); // the QObject children are deleted right after this
     if (d->ownerList == &detail::firstRootScope)
         detail::unregisterRootScope(d.get());
     else
         d->detach();
     d->releaseJoinersOfDestroyedScope();
+    walk.run();
 }
 
 void Scope::checkCanSpawn(const char *operation, bool drawsFromScopeLimiter) const
@@ -1127,9 +1222,8 @@ void Scope::cancel()
         QMetaObject::invokeMethod(this, &Scope::cancel, Qt::QueuedConnection);
         return;
     }
-    QList<QPointer<Scope>> notify;
-    d->markCancelled(notify);
-    detail::ScopePrivate::emitCancelled(notify);
+    detail::CancelWalk walk;
+    d->markCancelled(walk);
 }
 
 QVariantList Scope::results() const
@@ -1329,20 +1423,19 @@ Q_DECL_COLD_FUNCTION void mailCancel(TaskRecord *record) noexcept
 
 void TaskRecord::requestCancel() noexcept
 {
-    const State current = state.load(std::memory_order_relaxed);
-    if (current == State::Done)
+    const Stage current = stage.load(std::memory_order_relaxed);
+    if (current == Stage::Done)
         return;
     if (Q_UNLIKELY(!isOnHomeThread())) {
         mailCancel(this);
         return;
     }
-    if (current == State::Queued) {
-        if (scope)
+    if (current < Stage::Running) {
+        if (scope && current != Stage::InTransit)
             scope->dropQueued(this);
         return;
     }
-    QList<QPointer<Scope>> notify;
-    ScopePrivate::markRecordCancelled(this, notify);
-    ScopePrivate::emitCancelled(notify);
+    CancelWalk walk;
+    ScopePrivate::markRecordCancelled(this, walk);
 }
 } // namespace QAyo::detail

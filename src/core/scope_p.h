@@ -18,6 +18,8 @@
 
 namespace QAyo::detail {
 
+class CancelWalk;
+
 //! The state behind a Scope. Lives on the scope's thread; see docs/decisions.md for the model.
 class ScopePrivate
 {
@@ -41,26 +43,33 @@ public:
     static void startWithSignals(TaskRecord *record, std::exception_ptr refused) noexcept;
     void taskDone(TaskRecord *record) noexcept;
     void taskFailed(TaskRecord *record) noexcept;
+    //! Takes the unstarted \a record out of the queue its stage names (record.h), out of the
+    //! in-flight count and out of the task list; the caller settles it.
+    void withdraw(TaskRecord *record) noexcept;
+    //! Handle::cancel() of an unstarted task: withdraws it, admits the next one, and drops its
+    //! callable and emits the signals after that (a CancelWalk).
     void dropQueued(TaskRecord *record) noexcept;
     void pumpQueue() noexcept;
     void ensureStarted();
     void checkJoin() noexcept;
     void finish();
 
-    // --- cancellation
-    //! Marks this scope and everything below it cancelled and wakes the suspended tasks; runs
-    //! no user code. The scopes whose signals must be emitted are appended to \a notify.
-    void markCancelled(QList<QPointer<Scope>> &notify) noexcept;
+    // --- cancellation (no user code inside: what would run it goes to the CancelWalk)
+    //! Marks this scope and everything below it cancelled and wakes the suspended tasks; the
+    //! dropped work and the signals are left to \a walk.
+    void markCancelled(CancelWalk &walk) noexcept;
     //! markCancelled() for one task (Handle::cancel()) and the scopes nested in it.
-    static void markRecordCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept;
+    static void markRecordCancelled(TaskRecord *record, CancelWalk &walk) noexcept;
     //! Takes back the work of this scope tree, or of the task's, that has not started yet
     //! (CancelHook::dropIfUnstarted): the first pass of a cancel.
     void dropUnstartedWork() noexcept;
     static void dropUnstartedWork(TaskRecord *record) noexcept;
-    //! The second pass: marks cancelled, drops queued tasks, wakes the suspended ones.
-    void markTreeCancelled(QList<QPointer<Scope>> &notify) noexcept;
-    static void markRecordTreeCancelled(TaskRecord *record, QList<QPointer<Scope>> &notify) noexcept;
-    static void emitCancelled(const QList<QPointer<Scope>> &notify);
+    //! The second pass: marks cancelled, withdraws unstarted tasks, wakes the suspended ones.
+    void markTreeCancelled(CancelWalk &walk) noexcept;
+    static void markRecordTreeCancelled(TaskRecord *record, CancelWalk &walk) noexcept;
+    //! The signals of a walk (CancelWalk::run()): those of a cancel if \a cancelled, else those
+    //! of a withdrawn task; then the join check.
+    static void emitAfterWalk(const QPointer<Scope> &scope, bool cancelled);
     void timeoutFired();
     void expireTimeout();
 
@@ -69,10 +78,14 @@ public:
     void spawnScheduledCall(TaskRecord *call) noexcept;
     //! Inactive for good: no more calls, no exit hold, out of the list; drops the scope's ref.
     void deactivateSchedule(ScheduleRecord *record) noexcept;
-    void deactivateAllSchedules() noexcept;
+    //! deactivateSchedule() for all; the references are dropped after \a walk.
+    void deactivateAllSchedules(CancelWalk &walk) noexcept;
+    //! The state change of deactivateSchedule(); true if the scope's reference is to be dropped.
+    bool unlinkSchedule(ScheduleRecord *record) noexcept;
 
     // --- destruction
-    void destroyTasks() noexcept;
+    //! Withdraws, orphans or (through \a walk) destroys every task of the dying scope.
+    void destroyTasks(CancelWalk &walk) noexcept;
     void releaseJoinersOfDestroyedScope() noexcept;
 
     // --- tree

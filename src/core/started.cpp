@@ -139,7 +139,7 @@ void StartState::checkCanProgress(TaskRecord *caller) const
     // elsewhere - may free one, and the start waits as usual.
     TaskRecord *task = m_task;
     if (m_phase != Phase::Starting || !task || !caller || !task->scope
-        || task->state.load(std::memory_order_relaxed) != TaskRecord::State::Queued)
+        || !task->isUnstarted())
         return;
     // The caller and the tasks it is nested in (through block scopes, which they join).
     std::vector<TaskRecord *> chain;
@@ -150,7 +150,7 @@ void StartState::checkCanProgress(TaskRecord *caller) const
     const QString scopeName = d->options.name.isEmpty() ? QStringLiteral("(unnamed)") : d->options.name;
     if (d->m_waitingForSlot.contains(task) && d->m_inFlight <= 1) {
         for (TaskRecord *r : chain) {
-            if (r->scope == d && r->counted && r->state.load(std::memory_order_relaxed) == TaskRecord::State::Running) {
+            if (r->scope == d && r->counted && r->stage.load(std::memory_order_relaxed) == TaskRecord::Stage::Running) {
                 throw InvalidStateError(
                     QStringLiteral("start: would wait forever: task '%1' holds the only running slot of scope %2 "
                                    "(maxConcurrency %3) and waits for the start, whose task can only run once that "

@@ -48,7 +48,7 @@ public:
     {
         if (m_detached.load(std::memory_order_acquire))
             return; // the awaiter gave up already: nothing to wait for
-        if (m_record->state.load(std::memory_order_acquire) == TaskRecord::State::Done) {
+        if (m_record->isDone()) {
             deliver(self);
             return;
         }

@@ -11,7 +11,25 @@
 // it at once.
 //
 // Threading: a record is created on any thread but lives on its scope's thread; only the
-// reference count is atomic (handles may be copied and dropped anywhere).
+// reference count, the stage (Handle::isFinished() reads Done anywhere) and the home are atomic.
+//
+// Its life is one explicit stage. Only the scope's thread changes it (the one store per step is
+// relaxed, except Done: a release that publishes the outcome to acquiring readers elsewhere):
+//
+//   stage              where the record is                      counted in (its scope)     leaves by
+//   ----------------   --------------------------------------   ------------------------   -----------------------------
+//   InTransit          a SpawnLetter in the mail, or not yet     m_incoming (mail)          enqueue(), or settled
+//                      enqueued (made on the scope's thread)
+//   WaitingForSlot     the scope's m_waitingForSlot queue        m_pending                  pumpQueue() -> admit()
+//   WaitingForLimiter  its LimiterTicket waits (or the grant     m_pending, m_inFlight      the grant runs runStart()
+//                      travels to this thread)
+//   Ready              the thread's ready queue (ReadyNode)      m_pending, m_inFlight      runStart()
+//   Running            its frame lives (or start() runs)         m_running, m_inFlight      complete()
+//   Done               nowhere (outcome set, waiters woken)      -                          the last deref()
+//
+// m_inFlight counts only `counted` records (Scope::SpawnKind::Normal). Every stage before Running
+// is "unstarted": ScopePrivate::withdraw() takes such a record out of the queue its stage names,
+// so a cancel never has to guess where it is.
 
 #include <QAyo/detail/scheduling.h>
 #include <QAyo/detail/taskmemory.h>
@@ -73,7 +91,8 @@ protected:
 class QAYO_CORE_EXPORT TaskRecord : public ReadyNode
 {
 public:
-    enum class State : quint8 { Queued, Running, Done };
+    //! See the table in the file comment.
+    enum class Stage : quint8 { InTransit, WaitingForSlot, WaitingForLimiter, Ready, Running, Done };
     enum class Outcome : quint8 { Pending, Succeeded, Failed, Cancelled };
 
     TaskRecord() noexcept;
@@ -130,8 +149,16 @@ public:
     //! Completes a record that ran without a frame (plain callables) or failed to create one.
     void complete(std::exception_ptr error) noexcept;
     //! Marks the record done with \a outcome, releases its work and wakes its waiters; does not
-    //! tell the scope (the caller does).
+    //! tell the scope (the caller does). Runs user code (the callable's destructor): never call it
+    //! inside a walk over shared state; a walk calls markDone() and releases the work later.
     void settle(Outcome outcome, std::exception_ptr error = {}) noexcept;
+    //! The state change of settle(): stage Done with \a outcome, the limiter slot given back,
+    //! the waiters woken. Runs no user code; the work is still to be released (releaseWork()).
+    void markDone(Outcome outcome, std::exception_ptr error = {}) noexcept;
+    //! True once the record is Done (any thread: pairs with markDone()'s release).
+    bool isDone() const noexcept { return stage.load(std::memory_order_acquire) == Stage::Done; }
+    //! True before the record started (its stage is one of the queues of the table above).
+    bool isUnstarted() const noexcept { return stage.load(std::memory_order_relaxed) < Stage::Running; }
 
     //! Runs the task's first step; frames are created here for lazy spawns.
     virtual void start() = 0;
@@ -160,7 +187,7 @@ public:
     std::exception_ptr error;
     QString name;
     quint64 sequence = 0;
-    std::atomic<State> state{State::Queued};
+    std::atomic<Stage> stage{Stage::InTransit};
     Outcome outcome = Outcome::Pending;
     bool cancelRequested = false;
     quint16 shieldDepth = 0;             // > 0 while inside QAyo::shield(): cancellation waits
