@@ -248,4 +248,40 @@ public:
     bool m_errorsObserved = false;
 };
 
+//! The scope's name for messages ("(unnamed)" without one); on the scope's thread.
+inline QString scopeLabel(const ScopePrivate *d)
+{
+    return d->options.name.isEmpty() ? QStringLiteral("(unnamed)") : d->options.name;
+}
+
+// The scope's task list: every record not yet done, in spawn order.
+inline void linkRecord(ScopePrivate *d, TaskRecord *r) noexcept
+{
+    r->prevInScope = d->lastTask;
+    r->nextInScope = nullptr;
+    if (d->lastTask)
+        d->lastTask->nextInScope = r;
+    else
+        d->firstTask = r;
+    d->lastTask = r;
+}
+
+inline void unlinkRecord(ScopePrivate *d, TaskRecord *r) noexcept
+{
+    if (r->prevInScope)
+        r->prevInScope->nextInScope = r->nextInScope;
+    else
+        d->firstTask = r->nextInScope;
+    if (r->nextInScope)
+        r->nextInScope->prevInScope = r->prevInScope;
+    else
+        d->lastTask = r->prevInScope;
+    r->prevInScope = r->nextInScope = nullptr;
+}
+
+// Root scopes (tree.cpp): listed process-wide for dumpTree().
+void registerRootScope(ScopePrivate *d) noexcept;
+void unregisterRootScope(ScopePrivate *d) noexcept;
+bool isRootScope(const ScopePrivate *d) noexcept;
+
 } // namespace QAyo::detail
