@@ -592,6 +592,7 @@ private:
     //! spawnRecord() of a record that also holds the reference of the handle about to be made:
     //! if it throws, that reference is dropped too (the record is gone).
     void spawnHandled(detail::TaskRecord *record, SpawnKind kind);
+    //! Ends a record a failed spawn never linked: settled as cancelled, the scope's reference dropped.
     static void discardUnspawned(detail::TaskRecord *record) noexcept;
 
     template<typename T, typename Factory>
