@@ -10,6 +10,8 @@
 
 #include <qcoro/qcorotimer.h>
 
+#include <memory>
+
 using namespace std::chrono_literals;
 using namespace TestHelpers;
 
@@ -33,6 +35,95 @@ private Q_SLOTS:
             QVERIFY(!ran);
         } // destroyed before it started: never runs
         QVERIFY(!ran);
+    }
+
+    void moveOnlyResultGoesToTheFirstAwaitOnly()
+    {
+        QAyo::Scope scope;
+        auto handle = scope.asap([]() -> QAyo::Task<std::unique_ptr<int>> { co_return std::make_unique<int>(7); });
+        handle.setName(QStringLiteral("maker"));
+        int first = 0;
+        QString second;
+        auto body = [&]() -> QAyo::Task<> {
+            std::unique_ptr<int> value = co_await handle;
+            first = value ? *value : -1;
+            try {
+                std::unique_ptr<int> again = co_await handle;
+                second = again ? QStringLiteral("a value") : QStringLiteral("a moved-from value");
+            } catch (const QAyo::InvalidStateError &e) {
+                second = QString::fromUtf8(e.what());
+            }
+        };
+        QAYO_TEST_RUN(body());
+        QCOMPARE(first, 7);
+        QVERIFY2(second.contains(QStringLiteral("task 'maker' (a move-only type) was taken by an earlier co_await")),
+                 qPrintable(second));
+        QAYO_TEST_JOIN(scope);
+    }
+
+    void copyableResultGoesToEveryAwait()
+    {
+        QAyo::Scope scope;
+        auto handle = scope.asap([]() -> QAyo::Task<QString> { co_return QStringLiteral("x"); });
+        QString joined;
+        auto body = [&]() -> QAyo::Task<> {
+            joined += co_await handle;
+            joined += co_await handle;
+        };
+        QAYO_TEST_RUN(body());
+        QCOMPARE(joined, QStringLiteral("xx"));
+        QAYO_TEST_JOIN(scope);
+    }
+
+    void awaitSuspendThatThrowsLeavesNoHookBehind()
+    {
+        // An await_suspend that throws did not suspend: the task goes on with the exception, and
+        // nothing may still point at the dead awaiter or claim the task waits on foreign code.
+        struct ThrowingForeign
+        {
+            bool await_ready() const noexcept { return false; }
+            void await_suspend(std::coroutine_handle<>) { throw std::runtime_error("foreign refused"); }
+            void await_resume() const noexcept {}
+        };
+        struct ThrowingAware final : QAyo::detail::CancelHook
+        {
+            int *cancels;
+            explicit ThrowingAware(int *c) : cancels(c) {}
+            bool await_ready() const noexcept { return false; }
+            void await_suspend(std::coroutine_handle<>) { throw std::runtime_error("aware refused"); }
+            void await_resume() const noexcept {}
+            void cancelRequested() noexcept override { ++*cancels; }
+        };
+        int cancels = 0;
+        QStringList caught;
+        QStringList leftBehind;
+        auto body = [&]() -> QAyo::Task<> {
+            QAyo::detail::TaskRecord *record = co_await QAyo::detail::CurrentRecordRequest{};
+            try {
+                co_await ThrowingForeign{};
+            } catch (const std::runtime_error &e) {
+                caught << QString::fromUtf8(e.what());
+            }
+            if (record->suspendedForeign)
+                leftBehind << QStringLiteral("foreign: suspendedForeign");
+            try {
+                co_await ThrowingAware{&cancels};
+            } catch (const std::runtime_error &e) {
+                caught << QString::fromUtf8(e.what());
+            }
+            if (record->hook)
+                leftBehind << QStringLiteral("aware: hook");
+            co_await QAyo::sleep(1h); // cancelled here: must wake through its own hook only
+        };
+        QAyo::Scope scope;
+        auto handle = scope.asap(body);
+        QVERIFY(spinUntil([&] { return caught.size() == 2; }));
+        handle.cancel();
+        QAYO_TEST_JOIN(scope);
+        QCOMPARE(caught, (QStringList{QStringLiteral("foreign refused"), QStringLiteral("aware refused")}));
+        QCOMPARE(leftBehind, QStringList());
+        QCOMPARE(cancels, 0);
+        QVERIFY(handle.isCancelled());
     }
 
     void awaitedTaskReturnsValue()

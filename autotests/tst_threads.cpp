@@ -14,6 +14,8 @@
 #include <QTest>
 #include <QThread>
 #include <QThreadPool>
+
+#include <memory>
 #include <QTimer>
 
 #include <algorithm>
@@ -1303,6 +1305,50 @@ private Q_SLOTS:
             QCOMPARE(value, 7);
         }
         worker.call([remote] { static_cast<void>(remote->errors()); }); // observed
+        worker.destroy(remote);
+    }
+
+    void moveOnlyResultAwaitedOnTwoThreadsGoesToOne()
+    {
+        // Two threads await one handle of a move-only result: one gets the value, the other
+        // InvalidStateError (never a moved-from value, and no race on the value).
+        Worker worker;
+        QAyo::Scope *remote = worker.newScope();
+        std::atomic<bool> release{false};
+        auto handle = worker.call([&] {
+            return remote->asap([&]() -> QAyo::Task<std::unique_ptr<int>> {
+                co_await untilSet(&release);
+                co_return std::make_unique<int>(7);
+            });
+        });
+        std::atomic<int> values{0};
+        std::atomic<int> errors{0};
+        std::atomic<int> awaiting{0};
+        auto await = [&]() -> QAyo::Task<> {
+            try {
+                ++awaiting;
+                std::unique_ptr<int> value = co_await handle;
+                if (value && *value == 7)
+                    ++values;
+            } catch (const QAyo::InvalidStateError &) {
+                ++errors;
+            }
+        };
+        std::atomic<bool> workerDone{false};
+        worker.call([&] {
+            remote->asap([&]() -> QAyo::Task<> {
+                co_await await();
+                workerDone = true;
+            });
+        });
+        QAyo::Scope local;
+        local.asap([&]() -> QAyo::Task<> { co_await await(); });
+        QTRY_COMPARE_WITH_TIMEOUT(awaiting.load(), 2, 5000);
+        release = true;
+        QAYO_TEST_JOIN(local);
+        QTRY_VERIFY_WITH_TIMEOUT(workerDone.load(), 5000);
+        QCOMPARE(values.load(), 1);
+        QCOMPARE(errors.load(), 1);
         worker.destroy(remote);
     }
 

@@ -74,10 +74,17 @@ public:
     {
         throwUnlessSucceeded(m_record, "co_await Handle");
         if constexpr (!std::is_void_v<T>) {
-            if constexpr (std::is_copy_constructible_v<T>)
+            if constexpr (std::is_copy_constructible_v<T>) {
                 return *m_record->value;
-            else
+            } else {
+                if (Q_UNLIKELY(m_record->valueTaken.exchange(true, std::memory_order_acq_rel))) {
+                    throw InvalidStateError(
+                        QStringLiteral("co_await Handle: the result of task '%1' (a move-only type) was taken by an "
+                                       "earlier co_await; await such a handle once, or pass the value on from there")
+                            .arg(m_record->displayName()));
+                }
                 return std::move(*m_record->value);
+            }
         }
     }
 
@@ -116,6 +123,10 @@ private:
  * Awaiting from another thread needs a handle obtained on the task's scope thread (or passed from
  * there) and a scope that is alive when the await starts (docs/threads.md). name() and setName()
  * belong on the scope's thread (setName() throws InvalidStateError elsewhere).
+ *
+ * A copyable result is copied to every co_await. A move-only result (std::unique_ptr<T>, ...) is
+ * moved out by the first co_await that resumes; every later one, on any thread, throws
+ * InvalidStateError instead of yielding a moved-from value.
  */
 template<typename T>
 class Handle

@@ -78,6 +78,8 @@ public:
 
 private:
     static void fired(DeadlineEntry *entry) noexcept;
+    //! Spawns the next call into \a d; a call that cannot be made becomes an error of the scope.
+    static void spawnCall(ScheduleRecord *record, ScopePrivate *d) noexcept;
     bool isOnHomeThread() const noexcept;
     //! From another thread: records \a what and mails it to the home thread (or leaves it for
     //! becomeHome() if the schedule has not reached its scope yet).

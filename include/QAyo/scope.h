@@ -222,9 +222,9 @@ public:
     {
         checkCanSpawn("asap", false);
         task.checkSpawnable("asap");
-        detail::LimiterTicket *ticket = detail::makeRecordTicket(limiter, "asap");
+        detail::TicketHolder ticket(detail::makeRecordTicket(limiter, "asap"));
         auto factory = [t = std::move(task)]() mutable { return std::move(t); };
-        return spawnFactory<T>(std::move(factory), SpawnKind::Normal, ticket);
+        return spawnFactory<T>(std::move(factory), SpawnKind::Normal, std::move(ticket));
     }
 
     //! asap(f, args...) drawing from \a limiter (see asap(Limiter *, Task<T> &&)): f is not
@@ -238,7 +238,8 @@ public:
         using R = std::invoke_result_t<std::decay_t<F> &, std::decay_t<Args> &...>;
         using T = typename detail::SpawnValue<R>::type;
         auto factory = detail::makeCallableFactory(std::forward<F>(f), std::forward<Args>(args)...);
-        return spawnFactory<T>(std::move(factory), SpawnKind::Normal, detail::makeRecordTicket(limiter, "asap"));
+        return spawnFactory<T>(std::move(factory), SpawnKind::Normal,
+                               detail::TicketHolder(detail::makeRecordTicket(limiter, "asap")));
     }
 
     //! Trio's nursery.start(): runs f(started, args...) as a task of this scope and resumes
@@ -585,15 +586,22 @@ private:
     void checkCanSpawn(const char *operation, bool drawsFromScopeLimiter = true) const;
     //! Throws InvalidStateError naming \a operation unless called on the scope's thread.
     void checkOnScopeThread(const char *operation) const;
+    //! Hands \a record (holding the scope's reference) to the scope, from any thread. Strong: if
+    //! it throws, the record was settled as cancelled and the scope's reference dropped.
     void spawnRecord(detail::TaskRecord *record, SpawnKind kind);
+    //! spawnRecord() of a record that also holds the reference of the handle about to be made:
+    //! if it throws, that reference is dropped too (the record is gone).
+    void spawnHandled(detail::TaskRecord *record, SpawnKind kind);
+    //! Ends a record a failed spawn never linked: settled as cancelled, the scope's reference dropped.
+    static void discardUnspawned(detail::TaskRecord *record) noexcept;
 
     template<typename T, typename Factory>
-    Handle<T> spawnFactory(Factory &&factory, SpawnKind kind, detail::LimiterTicket *ticket = nullptr)
+    Handle<T> spawnFactory(Factory &&factory, SpawnKind kind, detail::TicketHolder ticket = {})
     {
         auto *record = new detail::SpawnRecord<T, std::decay_t<Factory>>(std::forward<Factory>(factory));
-        record->limiterTicket = ticket;
+        record->limiterTicket = ticket.release();
         record->refUnshared(); // the handle's reference
-        spawnRecord(record, kind);
+        spawnHandled(record, kind);
         return Handle<T>(record);
     }
 
@@ -607,12 +615,12 @@ private:
         using Fn = std::decay_t<F>;
         using ArgTuple = std::tuple<std::decay_t<Args>...>;
         using T = typename detail::AsideValue<Fn, std::decay_t<Args>...>::type;
-        detail::LimiterTicket *ticket = limiter ? detail::makeRecordTicket(limiter, "asideIn") : nullptr;
+        detail::TicketHolder ticket(limiter ? detail::makeRecordTicket(limiter, "asideIn") : nullptr);
         auto *record = new detail::AsideRecord<T, Fn, ArgTuple>(pool, Fn(std::forward<F>(f)),
                                                                 ArgTuple(std::forward<Args>(args)...));
-        record->limiterTicket = ticket;
+        record->limiterTicket = ticket.release();
         record->ref(); // the handle's reference
-        spawnRecord(record, SpawnKind::Aside);
+        spawnHandled(record, SpawnKind::Aside);
         return Handle<T>(record);
     }
 

@@ -79,6 +79,7 @@ private:
     std::exception_ptr m_error;
     StartWaiter *m_waiter = nullptr;
     TaskRecord *m_task = nullptr; // referenced until resolved or abandoned
+    ReadyNode *m_cancelLetter;    // what abandon() posts to cancel the task (made in advance)
     Qt::HANDLE m_thread;
 };
 

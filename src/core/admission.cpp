@@ -29,9 +29,17 @@ void ScopePrivate::ensureStarted()
         m_timeout.arm(Clock::current()->now() + *options.timeout);
 }
 
-void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind)
+void ScopePrivate::prepareEnqueue(TaskRecord *record, Scope::SpawnKind kind)
 {
+    // What may fail (an allocation) comes before the record is linked: a spawn that throws here
+    // leaves the scope as it was.
+    const bool dropped = m_cancelled && kind != Scope::SpawnKind::Eager;
+    if (kind == Scope::SpawnKind::Normal && limiterState && !record->limiterTicket && !dropped)
+        record->limiterTicket = makeRecordTicket(limiterState); // the scope's limiter (refused if destroyed)
+}
 
+void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind) noexcept
+{
     record->scope = this;
     record->sequence = m_nextSequence++;
     record->exempt = kind == Scope::SpawnKind::Body;
@@ -44,8 +52,6 @@ void ScopePrivate::enqueue(TaskRecord *record, Scope::SpawnKind kind)
         dropSpawnIntoCancelled(record);
         return;
     }
-    if (record->counted && limiterState && !record->limiterTicket)
-        record->limiterTicket = makeRecordTicket(limiterState); // the scope's limiter (refused if destroyed)
     const int limit = options.maxConcurrency;
     if (!record->counted || limit == 0 || m_inFlight < limit) {
         if (record->counted)
@@ -244,12 +250,9 @@ void ScopePrivate::SpawnLetter::arrived(ReadyNode *node) noexcept
         scope->spawnRecord(record, kind);
     } catch (...) {
         // The spawn failed here (an allocation, a slot that threw): there is no caller to throw
-        // to any more, so the error goes to the scope's join and, unless the scope took the
-        // record already (then it runs on as usual), to the record's handle.
-        if (!record->scope && !record->isDone()) {
-            record->settle(TaskRecord::Outcome::Failed, std::current_exception());
-            record->deref();
-        }
+        // to any more, so the error goes to the scope's join. The record is not touched: either
+        // the scope took it (it runs on as usual) or spawnRecord() settled it as cancelled and
+        // dropped the scope's reference (it may be gone).
         if (alive) {
             try {
                 d->recordError(std::current_exception());
@@ -295,18 +298,47 @@ void Scope::checkCanSpawn(const char *operation, bool drawsFromScopeLimiter) con
     }
 }
 
+void Scope::discardUnspawned(detail::TaskRecord *record) noexcept
+{
+    // Never linked, never started: it ends as cancelled (its callable and limiter ticket are
+    // released, the unfinished-task count goes back) and the scope's reference goes.
+    record->settle(detail::TaskRecord::Outcome::Cancelled);
+    record->deref();
+}
+
+void Scope::spawnHandled(detail::TaskRecord *record, SpawnKind kind)
+{
+    try {
+        spawnRecord(record, kind);
+    } catch (...) {
+        record->deref(); // the handle's: no handle is made
+        throw;
+    }
+}
+
 void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)
 {
     // Published first: a handle awaited on another thread finds the task's home through it, even
     // while the task is still on its way there.
     record->homeScope.store(this, std::memory_order_release);
     if (Q_UNLIKELY(!d->isOnScopeThread())) {
-        detail::ScopePrivate::postSpawn(this, record, kind);
+        try {
+            detail::ScopePrivate::postSpawn(this, record, kind);
+        } catch (...) {
+            discardUnspawned(record);
+            throw;
+        }
         return;
     }
     // Its home thread from now on (a cancel from elsewhere is mailed here). Relaxed: whoever gets
     // the record's handle on another thread gets it through a hand-over made after this.
     record->homeContext.store(detail::ThreadContext::current()->homeId(), std::memory_order_relaxed);
+    try {
+        d->prepareEnqueue(record, kind);
+    } catch (...) {
+        discardUnspawned(record);
+        throw;
+    }
     if (Q_UNLIKELY(d->m_deadlinePassed && !d->m_cancelled && !d->m_finished)) {
         if (!d->expireBeforeSpawn(record))
             return;

@@ -353,7 +353,7 @@ LimiterTicket *makeRecordTicket(Limiter *limiter, const char *operation)
     return new LimiterTicket(limiter->d->state);
 }
 
-LimiterTicket *makeRecordTicket(const std::shared_ptr<LimiterState> &state) noexcept
+LimiterTicket *makeRecordTicket(const std::shared_ptr<LimiterState> &state)
 {
     return new LimiterTicket(state);
 }

@@ -18,7 +18,7 @@ namespace QAyo::detail {
 
 //! A slot request for a spawn drawing from \a state (a scope's limiter, maybe destroyed by now:
 //! then the request is refused when it is made, see ticketRefusal()).
-LimiterTicket *makeRecordTicket(const std::shared_ptr<LimiterState> &state) noexcept;
+LimiterTicket *makeRecordTicket(const std::shared_ptr<LimiterState> &state);
 //! The Limiter object of \a state, or null once it was destroyed (or \a state is null).
 Limiter *liveLimiter(LimiterState *state) noexcept;
 //! "limiter 'name'" if the Limiter of \a state was destroyed; nothing while it lives.

@@ -4,6 +4,7 @@
 #include <QAyo/scope.h>
 
 #include "cancelwalk_p.h"
+#include "errors_p.h"
 #include "logging_p.h"
 #include "mailbox_p.h"
 #include "scope_p.h"
@@ -63,16 +64,31 @@ void ScheduleRecord::fired(DeadlineEntry *entry) noexcept
         record->countSkipped();
         qCDebug(lcTime) << "every(): skipping a tick, the previous call still runs";
     } else if (!d->m_dying && !d->m_finished) {
-        TaskRecord *call = record->makeCall();
-        call->ref(); // lastCall's reference
-        if (record->lastCall)
-            record->lastCall->deref();
-        record->lastCall = call;
-        d->spawnScheduledCall(call);
+        spawnCall(record, d);
     }
     if (record->kind != Kind::Every && record->scope)
         record->scope->deactivateSchedule(record); // its one call is a task of the scope now
     record->deref();
+}
+
+void ScheduleRecord::spawnCall(ScheduleRecord *record, ScopePrivate *d) noexcept
+{
+    TaskRecord *call = nullptr;
+    try {
+        call = record->makeCall();
+        call->ref(); // lastCall's reference; taken first: a call dropped by its scope ends in the spawn
+        d->spawnScheduledCall(call);
+    } catch (...) {
+        // Out of memory (the call's record or its limiter ticket): nothing was spawned. A failed
+        // call of the scope, as if its task had thrown: the join and errors() see it.
+        if (call)
+            call->deref(); // the spawn settled it and dropped the scope's reference: it is gone
+        d->scheduledCallFailed(std::current_exception());
+        return;
+    }
+    if (record->lastCall)
+        record->lastCall->deref();
+    record->lastCall = call;
 }
 
 void ScheduleRecord::armFor(TimePoint due) noexcept
@@ -206,9 +222,31 @@ void ScheduleRecord::dontHoldExitHere() noexcept
     }
 }
 
-void ScopePrivate::spawnScheduledCall(TaskRecord *call) noexcept
+void ScopePrivate::spawnScheduledCall(TaskRecord *call)
 {
-    q->spawnRecord(call, Scope::SpawnKind::Normal); // on the scope's thread: does not throw
+    q->spawnRecord(call, Scope::SpawnKind::Normal); // on the scope's thread: throws only bad_alloc
+}
+
+void ScopePrivate::scheduledCallFailed(std::exception_ptr error) noexcept
+{
+    const QString failure = describeException(error);
+    qCWarning(lcTime).noquote() << QStringLiteral("scope %1: a call of after/at/every could not be spawned: %2")
+                                       .arg(labelFromAnyThread(), failure);
+    CancelWalk walk;
+    try {
+        recordError(std::move(error));
+    } catch (...) { // nothing left to store it in: the warning above is all that remains
+    }
+    if (!options.supervise)
+        markCancelled(walk);
+    walk.releaseWork();
+    Guard guard(this);
+    Q_EMIT q->taskFailed(failure);
+    if (guard.destroyed)
+        return;
+    walk.run(); // the cancel signals
+    if (!guard.destroyed)
+        checkJoin();
 }
 
 void ScopePrivate::linkSchedule(ScheduleRecord *record) noexcept

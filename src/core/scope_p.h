@@ -27,7 +27,9 @@ public:
     ScopePrivate(Scope *q, const ScopeOptions &options);
 
     // --- spawn -> queue -> start -> finish -> join
-    void enqueue(TaskRecord *record, Scope::SpawnKind kind);
+    //! The part of a spawn that may throw (the scope's limiter ticket); before enqueue().
+    void prepareEnqueue(TaskRecord *record, Scope::SpawnKind kind);
+    void enqueue(TaskRecord *record, Scope::SpawnKind kind) noexcept;
     //! Spawn from another thread: the record goes to the scope's thread as mail.
     Q_DECL_COLD_FUNCTION static void postSpawn(Scope *scope, TaskRecord *record, Scope::SpawnKind kind);
     //! The timeout passed while idle: expires it; false if that destroyed the scope (the
@@ -75,7 +77,11 @@ public:
 
     // --- schedules (schedule.cpp)
     void linkSchedule(ScheduleRecord *record) noexcept;
-    void spawnScheduledCall(TaskRecord *call) noexcept;
+    //! Spawns a call of a schedule; throws only if an allocation fails (then nothing was spawned).
+    void spawnScheduledCall(TaskRecord *call);
+    //! A call of a schedule could not be spawned (\a error, out of memory): an error of the
+    //! scope, as a failed task's.
+    void scheduledCallFailed(std::exception_ptr error) noexcept;
     //! Inactive for good: no more calls, no exit hold, out of the list; drops the scope's ref.
     void deactivateSchedule(ScheduleRecord *record) noexcept;
     //! deactivateSchedule() for all; the references are dropped after \a walk.

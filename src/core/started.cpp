@@ -14,11 +14,17 @@
 
 namespace QAyo::detail {
 
-StartState::StartState() : m_thread(QThread::currentThreadId()) {}
+// The letter abandon() posts is made here, where a failed allocation fails the start() call:
+// abandon() runs in destructors and cancels, which must not throw.
+StartState::StartState()
+    : m_cancelLetter(new ScopePrivate::CancelLetter(nullptr)), m_thread(QThread::currentThreadId())
+{
+}
 
 StartState::~StartState()
 {
     dropTask();
+    delete static_cast<ScopePrivate::CancelLetter *>(m_cancelLetter); // never posted
 }
 
 void StartState::setTask(TaskRecord *record) noexcept
@@ -103,7 +109,9 @@ void StartState::abandon() noexcept
         task->removeWaiter(this);
         // On the next ready-queue turn: abandon() runs inside cancels and frame destructions
         // that walk a scope's task list, where no task may be unlinked under their feet.
-        postReady(new ScopePrivate::CancelLetter(task)); // takes over the reference
+        auto *letter = static_cast<ScopePrivate::CancelLetter *>(std::exchange(m_cancelLetter, nullptr));
+        letter->task = task; // takes over the reference
+        postReady(letter);
     }
 }
 

@@ -56,6 +56,9 @@ Cache deadCache{0, 0, 0, nullptr, {}};
 
 std::atomic<int> threadCaches{0};
 
+// failTaskMemoryAllocation(): allocations left until the one that fails; 0 while off.
+std::atomic<int> failCountdown{0};
+
 // initial-exec: one pointer of static TLS (read on every allocation), no __tls_get_addr call.
 // Null until the thread first needs its cache.
 thread_local Cache *tlsCache __attribute__((tls_model("initial-exec"))) = nullptr;
@@ -113,10 +116,32 @@ inline Cache *threadCache() noexcept
     return Q_LIKELY(cache) ? cache : createThreadCache();
 }
 
+// Out of line: the test hook costs the allocation path only the check of failCountdown.
+Q_DECL_COLD_FUNCTION Q_NEVER_INLINE void countTowardsFailure()
+{
+    int left = failCountdown.load(std::memory_order_relaxed);
+    while (left > 0 && !failCountdown.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) {
+    }
+    if (left == 1)
+        throw std::bad_alloc();
+}
+
 } // namespace
+
+void failTaskMemoryAllocation(int k) noexcept
+{
+    failCountdown.store(k > 0 ? k : 0, std::memory_order_relaxed);
+}
+
+bool taskMemoryFailurePending() noexcept
+{
+    return failCountdown.load(std::memory_order_relaxed) > 0;
+}
 
 void *allocateTaskMemory(std::size_t size)
 {
+    if (Q_UNLIKELY(failCountdown.load(std::memory_order_relaxed) != 0))
+        countTowardsFailure();
     const std::size_t index = classIndex(size);
     if (Q_LIKELY(index < ClassCount)) {
         if (Cache *cache = threadCache()) {

@@ -98,14 +98,25 @@ public:
     template<typename Promise>
     auto await_suspend(std::coroutine_handle<Promise> h)
     {
-        if (m_record) {
-            m_record->hook = &m_awaiter;
+        TaskRecord *record = m_record;
+        if (record) {
+            record->hook = &m_awaiter;
             if constexpr (requires { Aw::isForeign; })
-                m_record->suspendedForeign = true; // someone else holds the handle too
+                record->suspendedForeign = true; // someone else holds the handle too
         }
         // QAyo's own awaiters run no user code while suspending; after this call only locals
         // may be touched (a wrapped foreign awaiter may have resumed the coroutine already).
-        return m_awaiter.await_suspend(h);
+        // Published before the call (a cancel during it must find the hook), withdrawn if it
+        // throws: then the coroutine did not suspend and the awaiter is about to die.
+        try {
+            return m_awaiter.await_suspend(h);
+        } catch (...) {
+            if (record) {
+                record->hook = nullptr;
+                record->suspendedForeign = false;
+            }
+            throw;
+        }
     }
 
     decltype(auto) await_resume()
@@ -158,15 +169,22 @@ public:
         if (record)
             record->suspendedForeign = true;
         // Foreign awaiters take std::coroutine_handle<> (QCoro's do). After this call the
-        // coroutine may already run elsewhere: touch only locals.
+        // coroutine may already run elsewhere: touch only locals. If it throws, the coroutine
+        // did not suspend: the flag goes back.
         using Result = decltype(m_awaiter.await_suspend(std::coroutine_handle<>(h)));
-        if constexpr (std::is_same_v<Result, bool>) {
-            const bool suspended = m_awaiter.await_suspend(std::coroutine_handle<>(h));
-            if (!suspended && record)
+        try {
+            if constexpr (std::is_same_v<Result, bool>) {
+                const bool suspended = m_awaiter.await_suspend(std::coroutine_handle<>(h));
+                if (!suspended && record)
+                    record->suspendedForeign = false;
+                return suspended;
+            } else {
+                return m_awaiter.await_suspend(std::coroutine_handle<>(h));
+            }
+        } catch (...) {
+            if (record)
                 record->suspendedForeign = false;
-            return suspended;
-        } else {
-            return m_awaiter.await_suspend(std::coroutine_handle<>(h));
+            throw;
         }
     }
 

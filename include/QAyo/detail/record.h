@@ -216,6 +216,11 @@ private:
     std::atomic<int> m_refs{1};
 };
 
+//! TypedRecord::valueTaken of a copyable result: every awaiter gets a copy, nothing to track.
+struct NoValueTakenFlag
+{
+};
+
 //! A record that stores a result of type T.
 template<typename T>
 class TypedRecord : public TaskRecord
@@ -231,6 +236,10 @@ public:
         return {};
     }
     std::optional<T> value;
+    //! A move-only result goes to one co_await only: the first one sets this (an exchange, so
+    //! two threads awaiting at once cannot both take it). No member for copyable results.
+    [[no_unique_address]] std::conditional_t<std::is_copy_constructible_v<T>, NoValueTakenFlag, std::atomic<bool>>
+        valueTaken{};
 };
 
 template<>

@@ -7,12 +7,14 @@
 // as the API.
 
 #include <QAyo/detail/record.h>
+#include <QAyo/limiter.h>
 #include <QAyo/scheduled.h>
 #include <QAyo/task.h>
 
 #include <qcoro/qcorotask.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <tuple>
 #include <type_traits>
@@ -71,6 +73,15 @@ struct SpawnValue<R>
 {
     using type = AwaitResult<R>;
 };
+
+//! Gives a limiter ticket back (see TicketHolder).
+struct TicketRelease
+{
+    void operator()(LimiterTicket *ticket) const noexcept { releaseTicket(ticket); }
+};
+//! A limiter ticket made for a spawn and not yet handed to its record: released if the spawn
+//! fails before (an allocation), so no slot request is left behind.
+using TicketHolder = std::unique_ptr<LimiterTicket, TicketRelease>;
 
 //! Awaits \a awaitable inside a QAyo task (a checkpoint: interruptible before it starts).
 template<typename T, typename A>

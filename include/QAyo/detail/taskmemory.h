@@ -55,4 +55,12 @@ struct TaskMemoryStats
 //! The calling thread's TaskMemoryStats.
 QAYO_CORE_EXPORT TaskMemoryStats taskMemoryStats() noexcept;
 
+//! Test hook (fault injection): the \a k-th allocateTaskMemory() from now, counted over all
+//! threads, throws std::bad_alloc (pooled or not); then the hook is off again. 0 turns it off.
+//! For tests of the paths that allocate records, frames and limiter tickets; costs one
+//! predictable branch per allocation while off.
+QAYO_CORE_EXPORT void failTaskMemoryAllocation(int k) noexcept;
+//! Test hook: true while a failure set with failTaskMemoryAllocation() has not happened yet.
+QAYO_CORE_EXPORT bool taskMemoryFailurePending() noexcept;
+
 } // namespace QAyo::detail
