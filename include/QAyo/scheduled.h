@@ -84,6 +84,8 @@ private:
     //! From another thread: records \a what and mails it to the home thread (or leaves it for
     //! becomeHome() if the schedule has not reached its scope yet).
     void request(Request what) noexcept;
+    //! Runs \a here now on the home thread, or sends \a what there from another one.
+    void onHomeThread(Request what, void (ScheduleRecord::*here)() noexcept) noexcept;
     //! On the home thread: carries out and clears the pending requests.
     void applyRequests() noexcept;
     void unscheduleHere() noexcept;

@@ -8,6 +8,7 @@
 #include <QThread>
 
 #include <cstdlib>
+#include <iterator>
 #include <memory>
 #include <typeinfo>
 
@@ -102,18 +103,17 @@ void collectUnfinished(const ScopePrivate *d, QStringList &out, int limit)
 QString describeTaskState(const TaskRecord *r)
 {
     QString state;
-    switch (r->stage.load(std::memory_order_relaxed)) {
+    const TaskRecord::Stage stage = r->stage.load(std::memory_order_relaxed);
+    // The unstarted stages, in the enum's order.
+    static const char *const queued[] = {"queued (on its way)", "queued (waiting for a slot)",
+                                         "queued (waiting for its limiter)", "queued"};
+    static_assert(std::size(queued) == std::size_t(TaskRecord::Stage::Running));
+    switch (stage) {
     case TaskRecord::Stage::InTransit:
-        state = QStringLiteral("queued (on its way)");
-        break;
     case TaskRecord::Stage::WaitingForSlot:
-        state = QStringLiteral("queued (waiting for a slot)");
-        break;
     case TaskRecord::Stage::WaitingForLimiter:
-        state = QStringLiteral("queued (waiting for its limiter)");
-        break;
     case TaskRecord::Stage::Ready:
-        state = QStringLiteral("queued");
+        state = QString::fromLatin1(queued[std::size_t(stage)]);
         break;
     case TaskRecord::Stage::Running:
         if (r->hook && r->suspendedForeign)

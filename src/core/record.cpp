@@ -4,6 +4,7 @@
 #include <QAyo/limiter.h>
 
 #include "errors_p.h"
+#include "intrusivelist_p.h"
 #include "logging_p.h"
 #include "scope_p.h"
 
@@ -160,11 +161,7 @@ void TaskRecord::markDone(Outcome result, std::exception_ptr failure) noexcept
 
 void TaskRecord::addWaiter(CompletionWaiter *waiter) noexcept
 {
-    waiter->prevWaiter = nullptr;
-    waiter->nextWaiter = firstWaiter;
-    if (firstWaiter)
-        firstWaiter->prevWaiter = waiter;
-    firstWaiter = waiter;
+    pushFront<&CompletionWaiter::prevWaiter, &CompletionWaiter::nextWaiter>(firstWaiter, waiter);
     waiter->isWaiting = true;
 }
 
@@ -172,13 +169,7 @@ void TaskRecord::removeWaiter(CompletionWaiter *waiter) noexcept
 {
     if (!waiter->isWaiting)
         return;
-    if (waiter->prevWaiter)
-        waiter->prevWaiter->nextWaiter = waiter->nextWaiter;
-    else
-        firstWaiter = waiter->nextWaiter;
-    if (waiter->nextWaiter)
-        waiter->nextWaiter->prevWaiter = waiter->prevWaiter;
-    waiter->prevWaiter = waiter->nextWaiter = nullptr;
+    unlinkFrom<&CompletionWaiter::prevWaiter, &CompletionWaiter::nextWaiter>(firstWaiter, waiter);
     waiter->isWaiting = false;
 }
 

@@ -5,6 +5,7 @@
 
 #include "cancelwalk_p.h"
 #include "errors_p.h"
+#include "intrusivelist_p.h"
 #include "logging_p.h"
 #include "mailbox_p.h"
 #include "scope_p.h"
@@ -175,25 +176,26 @@ void ScheduleRecord::applyRequests() noexcept
     deref();
 }
 
-void ScheduleRecord::unschedule() noexcept
+void ScheduleRecord::onHomeThread(Request what, void (ScheduleRecord::*here)() noexcept) noexcept
 {
     if (Q_UNLIKELY(!isOnHomeThread()))
-        return request(UnscheduleRequest);
-    unscheduleHere();
+        return request(what);
+    (this->*here)();
+}
+
+void ScheduleRecord::unschedule() noexcept
+{
+    onHomeThread(UnscheduleRequest, &ScheduleRecord::unscheduleHere);
 }
 
 void ScheduleRecord::cancel() noexcept
 {
-    if (Q_UNLIKELY(!isOnHomeThread()))
-        return request(CancelRequest);
-    cancelHere();
+    onHomeThread(CancelRequest, &ScheduleRecord::cancelHere);
 }
 
 void ScheduleRecord::dontHoldExit() noexcept
 {
-    if (Q_UNLIKELY(!isOnHomeThread()))
-        return request(DontHoldExitRequest);
-    dontHoldExitHere();
+    onHomeThread(DontHoldExitRequest, &ScheduleRecord::dontHoldExitHere);
 }
 
 void ScheduleRecord::unscheduleHere() noexcept
@@ -229,34 +231,15 @@ void ScopePrivate::spawnScheduledCall(TaskRecord *call)
 
 void ScopePrivate::scheduledCallFailed(std::exception_ptr error) noexcept
 {
-    const QString failure = describeException(error);
     qCWarning(lcTime).noquote() << QStringLiteral("scope %1: a call of after/at/every could not be spawned: %2")
-                                       .arg(labelFromAnyThread(), failure);
-    CancelWalk walk;
-    try {
-        recordError(std::move(error));
-    } catch (...) { // nothing left to store it in: the warning above is all that remains
-    }
-    if (!options.supervise)
-        markCancelled(walk);
-    walk.releaseWork();
-    Guard guard(this);
-    Q_EMIT q->taskFailed(failure);
-    if (guard.destroyed)
-        return;
-    walk.run(); // the cancel signals
-    if (!guard.destroyed)
-        checkJoin();
+                                       .arg(labelFromAnyThread(), describeException(error));
+    reportFailure(std::move(error), nullptr); // as a task that failed
 }
 
 void ScopePrivate::linkSchedule(ScheduleRecord *record) noexcept
 {
     record->scope = this;
-    record->prevInScope = nullptr;
-    record->nextInScope = firstSchedule;
-    if (firstSchedule)
-        firstSchedule->prevInScope = record;
-    firstSchedule = record;
+    pushFront<&ScheduleRecord::prevInScope, &ScheduleRecord::nextInScope>(firstSchedule, record);
 }
 
 void ScopePrivate::deactivateSchedule(ScheduleRecord *record) noexcept
@@ -271,13 +254,7 @@ bool ScopePrivate::unlinkSchedule(ScheduleRecord *record) noexcept
         return false;
     record->active.store(false, std::memory_order_relaxed);
     record->DeadlineEntry::cancel();
-    if (record->prevInScope)
-        record->prevInScope->nextInScope = record->nextInScope;
-    else
-        firstSchedule = record->nextInScope;
-    if (record->nextInScope)
-        record->nextInScope->prevInScope = record->prevInScope;
-    record->prevInScope = record->nextInScope = nullptr;
+    unlinkFrom<&ScheduleRecord::prevInScope, &ScheduleRecord::nextInScope>(firstSchedule, record);
     record->scope = nullptr;
     if (record->holdsExit.load(std::memory_order_relaxed)) {
         --m_heldSchedules;

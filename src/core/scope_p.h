@@ -45,6 +45,10 @@ public:
     static void startWithSignals(TaskRecord *record, std::exception_ptr refused) noexcept;
     void taskDone(TaskRecord *record) noexcept;
     void taskFailed(TaskRecord *record) noexcept;
+    //! A failure of the scope's work (a task that ended with \a error, or \a ended null: a
+    //! scheduled call that could not be made): recorded, siblings cancelled unless supervising,
+    //! taskFailed emitted.
+    void reportFailure(std::exception_ptr error, TaskRecord *ended) noexcept;
     //! Takes the unstarted \a record out of the queue its stage names (record.h), out of the
     //! in-flight count and out of the task list; the caller settles it.
     void withdraw(TaskRecord *record) noexcept;

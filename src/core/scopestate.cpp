@@ -51,13 +51,22 @@ void ScopePrivate::taskDone(TaskRecord *record) noexcept
 
 void ScopePrivate::taskFailed(TaskRecord *record) noexcept
 {
+    reportFailure(record->error, record);
+}
+
+void ScopePrivate::reportFailure(std::exception_ptr error, TaskRecord *ended) noexcept
+{
     CancelWalk walk;
-    const QString failure = describeException(record->error);
-    recordError(record->error);
+    const QString failure = describeException(error);
+    try {
+        recordError(std::move(error));
+    } catch (...) { // no memory left to keep it: the taskFailed signal still says it
+    }
     if (!options.supervise)
         markCancelled(walk);
     pumpQueue();
-    record->deref(); // the scope's reference
+    if (ended)
+        ended->deref(); // the scope's reference
     walk.releaseWork();
 
     Guard guard(this);
@@ -67,7 +76,8 @@ void ScopePrivate::taskFailed(TaskRecord *record) noexcept
     walk.run(); // the cancel signals
     if (guard.destroyed)
         return;
-    emitTaskEnded(guard);
+    if (ended)
+        emitTaskEnded(guard);
     if (!guard.destroyed)
         checkJoin();
 }
