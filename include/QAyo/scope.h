@@ -3,6 +3,7 @@
 
 #include <QAyo/aside.h>
 #include <QAyo/detail/callable.h>
+#include <QAyo/detail/join.h>
 #include <QAyo/detail/spawn.h>
 #include <QAyo/detail/wakeable.h>
 #include <QAyo/handle.h>
@@ -73,34 +74,6 @@ struct ScopeOutcome
 namespace detail {
 class ScopePrivate;
 struct TreeAccess; // dumpTree() and the diagnostics read the tree (src/core/diagnostics_p.h)
-
-//! co_await scope: the join (see Scope::join()).
-class QAYO_CORE_EXPORT JoinAwaiter final : public WakeableAwaiter
-{
-public:
-    JoinAwaiter(ScopePrivate *scope, bool waitThroughCancel) noexcept;
-    JoinAwaiter(JoinAwaiter &&other) noexcept;
-    ~JoinAwaiter();
-
-    bool await_ready();
-    void await_suspend(std::coroutine_handle<> h) noexcept;
-    void await_resume();
-    void cancelRequested() noexcept override;
-    void rethrowFailure();
-    bool waitsThroughCancel() const noexcept { return m_waitThroughCancel; }
-    //! Learns the joining task (see AwareCheckpoint); throws InvalidStateError if the scope
-    //! waits for that task, so the join would never end (docs/scopes.md "Joining").
-    void qayoBind(TaskRecord *joiner);
-
-private:
-    friend class ScopePrivate;
-    ScopePrivate *m_scope;
-    TaskRecord *m_joiner = nullptr; // the joining task, if it is a QAyo::Task (see qayoBind)
-    bool m_waitThroughCancel;
-    std::exception_ptr m_error; // what the join rethrows, captured when the scope finished
-    bool m_registered = false;
-    bool m_scopeDestroyed = false;
-};
 
 QAYO_CORE_EXPORT Task<ScopeOutcome> runBlockScope(ScopeOptions options,
                                                   std::function<void(Scope &)> body);
@@ -595,34 +568,13 @@ private:
     //! Ends a record a failed spawn never linked: settled as cancelled, the scope's reference dropped.
     static void discardUnspawned(detail::TaskRecord *record) noexcept;
 
+    //! Makes the record of a spawn from \a factory and hands it to the scope (detail/scope_impl.h).
     template<typename T, typename Factory>
-    Handle<T> spawnFactory(Factory &&factory, SpawnKind kind, detail::TicketHolder ticket = {})
-    {
-        auto *record = new detail::SpawnRecord<T, std::decay_t<Factory>>(std::forward<Factory>(factory));
-        record->limiterTicket = ticket.release();
-        record->refUnshared(); // the handle's reference
-        spawnHandled(record, kind);
-        return Handle<T>(record);
-    }
+    Handle<T> spawnFactory(Factory &&factory, SpawnKind kind, detail::TicketHolder ticket = {});
 
+    //! aside() on \a pool, drawing from \a limiter if set (detail/scope_impl.h).
     template<typename F, typename... Args>
-    auto asideWith(QThreadPool *pool, Limiter *limiter, F &&f, Args &&...args)
-    {
-        checkCanSpawn("asideIn", false);
-        if (!pool)
-            throw InvalidArgument(QStringLiteral("asideIn: the pool is null"));
-        detail::checkCallable(f, "asideIn");
-        using Fn = std::decay_t<F>;
-        using ArgTuple = std::tuple<std::decay_t<Args>...>;
-        using T = typename detail::AsideValue<Fn, std::decay_t<Args>...>::type;
-        detail::TicketHolder ticket(limiter ? detail::makeRecordTicket(limiter, "asideIn") : nullptr);
-        auto *record = new detail::AsideRecord<T, Fn, ArgTuple>(pool, Fn(std::forward<F>(f)),
-                                                                ArgTuple(std::forward<Args>(args)...));
-        record->limiterTicket = ticket.release();
-        record->ref(); // the handle's reference
-        spawnHandled(record, SpawnKind::Aside);
-        return Handle<T>(record);
-    }
+    auto asideWith(QThreadPool *pool, Limiter *limiter, F &&f, Args &&...args);
 
     Scheduled scheduleRecord(detail::ScheduleRecord *record, detail::ScheduleRecord::Kind kind,
                              std::chrono::milliseconds delay,
@@ -631,23 +583,13 @@ private:
                           std::chrono::milliseconds delay,
                           std::optional<std::chrono::system_clock::time_point> when);
 
+    //! The schedule record of a call of \a f with \a args (detail/scope_impl.h).
     template<typename F, typename... Args>
-    static detail::ScheduleRecord *makeSchedule(F &&f, Args &&...args)
-    {
-        using Call = std::decay_t<F>;
-        using ArgTuple = std::tuple<std::decay_t<Args>...>;
-        return new detail::ScheduleRecordFor<Call, ArgTuple>(Call(std::forward<F>(f)),
-                                                             ArgTuple(std::forward<Args>(args)...));
-    }
+    static detail::ScheduleRecord *makeSchedule(F &&f, Args &&...args);
 
+    //! Spawns the body of a block scope (detail/scope_impl.h).
     template<typename F>
-    void spawnBody(F &&f)
-    {
-        checkCanSpawn("scope body", false);
-        using R = std::invoke_result_t<std::decay_t<F> &>;
-        using T = typename detail::SpawnValue<R>::type;
-        spawnFactory<T>(detail::makeCallableFactory(std::forward<F>(f)), SpawnKind::Body);
-    }
+    void spawnBody(F &&f);
 
     QScopedPointer<detail::ScopePrivate> d;
 };
@@ -679,34 +621,11 @@ Task<ScopeOutcome> scope(ScopeOptions options, Body body)
     });
 }
 
+
 namespace detail {
-
-//! co_await QAyo::aside(f, args...): aside() in the scope of the awaiting task.
+//! co_await QAyo::aside(f, args...): aside() in the scope of the awaiting task (scope_impl.h).
 template<typename F, typename ArgTuple>
-struct AsideRequest
-{
-    QThreadPool *pool;
-    F f;
-    ArgTuple args;
-    Limiter *limiter = nullptr; // draws from it when set (see Scope::aside(Limiter *, ...))
-
-    template<typename Promise>
-    auto qayoAwait(Promise &promise) &&
-    {
-        Scope *scope = scopeOf(promise.m_record);
-        if (!scope)
-            throw InvalidStateError(QStringLiteral("QAyo::aside: only inside a task of a scope"));
-        auto handle = std::apply(
-            [&](auto &...a) {
-                return limiter ? scope->asideIn(pool, limiter, std::move(f), std::move(a)...)
-                               : scope->asideIn(pool, std::move(f), std::move(a)...);
-            },
-            args);
-        return AwareCheckpoint<decltype(handle.operator co_await())>(handle.operator co_await(),
-                                                                     promise.m_record);
-    }
-};
-
+struct AsideRequest;
 } // namespace detail
 
 //! ayo's `ayo.aside(...)`: `co_await QAyo::aside(f, args...)` runs f on the global thread pool
@@ -763,3 +682,5 @@ Task<ScopeOutcome> scope(Body body)
 QAYO_CORE_EXPORT void dumpTree();
 
 } // namespace QAyo
+
+#include <QAyo/detail/scope_impl.h>
