@@ -215,12 +215,22 @@ void ScopePrivate::dropQueued(TaskRecord *record) noexcept
     record->cancelRequested = true;
     if (record->neverDrop)
         return; // running already elsewhere: the scope still waits for it
-    CancelWalk walk; // the callable's destructor runs after the counts are right again
     withdraw(record);
     record->markDone(TaskRecord::Outcome::Cancelled);
-    walk.releaseLater(record);
     pumpQueue();
-    walk.notifyWithdrawn(q);
+    // The counts are right again: now the callable's destructor may run (it may cancel more, or
+    // delete the scope), then the signals. Without receivers, no QPointer is needed: this is
+    // the path of every queued task cancelled on its own.
+    if (Q_LIKELY(!wants(HotSignal(PendingChangedSignal | ActiveChangedSignal)))) {
+        checkJoin(); // posts the finish step at most: no user code
+        record->releaseWork();
+        record->deref(); // the scope's reference
+        return;
+    }
+    const QPointer<Scope> self(q);
+    record->releaseWork();
+    record->deref();
+    emitAfterWalk(self, false);
 }
 
 void ScopePrivate::SpawnLetter::arrived(ReadyNode *node) noexcept
@@ -304,16 +314,6 @@ void Scope::discardUnspawned(detail::TaskRecord *record) noexcept
     // released, the unfinished-task count goes back) and the scope's reference goes.
     record->settle(detail::TaskRecord::Outcome::Cancelled);
     record->deref();
-}
-
-void Scope::spawnHandled(detail::TaskRecord *record, SpawnKind kind)
-{
-    try {
-        spawnRecord(record, kind);
-    } catch (...) {
-        record->deref(); // the handle's: no handle is made
-        throw;
-    }
 }
 
 void Scope::spawnRecord(detail::TaskRecord *record, SpawnKind kind)

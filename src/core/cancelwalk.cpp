@@ -148,12 +148,7 @@ void CancelWalk::derefLater(ScheduleRecord *schedule) noexcept
 
 void CancelWalk::notifyCancelled(Scope *scope)
 {
-    m_notify.append({QPointer<Scope>(scope), true});
-}
-
-void CancelWalk::notifyWithdrawn(Scope *scope)
-{
-    m_notify.append({QPointer<Scope>(scope), false});
+    m_notify.append(QPointer<Scope>(scope));
 }
 
 void CancelWalk::releaseWork() noexcept
@@ -185,9 +180,9 @@ void CancelWalk::releaseWork() noexcept
 void CancelWalk::run() noexcept
 {
     releaseWork();
-    const QVarLengthArray<Notification, 4> notify = std::exchange(m_notify, {});
-    for (const Notification &n : notify)
-        ScopePrivate::emitAfterWalk(n.scope, n.cancelled);
+    const QVarLengthArray<QPointer<Scope>, 4> notify = std::exchange(m_notify, {});
+    for (const QPointer<Scope> &scope : notify)
+        ScopePrivate::emitAfterWalk(scope, true);
 }
 
 void ScopePrivate::emitAfterWalk(const QPointer<Scope> &scope, bool cancelled)

@@ -48,9 +48,6 @@ public:
     //! \a scope emits cancelling(), cancelledChanged(), pendingChanged() (and activeChanged()
     //! if it emptied) after the walk, and checks whether its join can end.
     void notifyCancelled(Scope *scope);
-    //! \a scope emits pendingChanged() (and activeChanged() if it emptied) after the walk and
-    //! checks whether its join can end: a task of it was withdrawn (Handle::cancel()).
-    void notifyWithdrawn(Scope *scope);
     //! Forgets the signals collected so far (a scope being destroyed cancels its children
     //! quietly: they are deleted right after).
     void dropNotifications() noexcept { m_notify.clear(); }
@@ -64,17 +61,12 @@ public:
     void run() noexcept;
 
 private:
-    struct Notification
-    {
-        QPointer<Scope> scope;
-        bool cancelled;
-    };
     TaskRecord *m_firstFrame = nullptr;
     TaskRecord *m_lastFrame = nullptr;
     TaskRecord *m_firstRelease = nullptr;
     TaskRecord *m_lastRelease = nullptr;
     ScheduleRecord *m_firstSchedule = nullptr;
-    QVarLengthArray<Notification, 4> m_notify;
+    QVarLengthArray<QPointer<Scope>, 4> m_notify; // the scopes to notify after the walk
 };
 
 } // namespace QAyo::detail

@@ -11,7 +11,6 @@
 #include <QThread>
 
 #include <algorithm>
-#include <deque>
 #include <mutex>
 #include <vector>
 
@@ -40,14 +39,27 @@ struct LiveContext
 };
 std::vector<LiveContext> liveContexts;
 
-//! The letters this thread took from the mailbox and has not run yet, oldest first. Only this
-//! thread touches it: no lock.
+//! The letters this thread took from the mailbox and has not run yet, oldest first: those from
+//! \a next on (the ones before it ran already; the vector keeps its capacity for the next
+//! delivery). Only this thread touches it: no lock.
 struct Inbox
 {
-    std::deque<Letter> letters;
+    std::vector<Letter> letters;
+    std::size_t next = 0;
     bool redeliveryPosted = false; // a deliverMail() call is posted to this thread's context
+    bool hasLetters() const noexcept { return next < letters.size(); }
 };
-thread_local Inbox inbox;
+// A plain pointer of static TLS (initial-exec), made on the first delivery and freed with the
+// thread's context (closeMailbox()): a thread_local object would cost an init guard and a
+// __tls_get_addr call on every access, several per letter.
+thread_local Inbox *tlsInbox __attribute__((tls_model("initial-exec"))) = nullptr;
+
+Inbox &localInbox()
+{
+    if (Q_UNLIKELY(!tlsInbox))
+        tlsInbox = new Inbox;
+    return *tlsInbox;
+}
 
 //! Moves the letters \a matches picks from the mailbox to \a taken, in order, in one pass (with
 //! a million aside jobs handing back while the loop is busy, erasing letter by letter would make
@@ -79,7 +91,7 @@ void deliverMail() noexcept;
 
 //! Keeps the inbox moving if the letter about to run enters a nested event loop (a modal dialog
 //! in a slot): that loop runs the posted call, which continues the same inbox.
-void postRedelivery() noexcept
+void postRedelivery(Inbox &inbox) noexcept
 {
     if (std::exchange(inbox.redeliveryPosted, true))
         return;
@@ -89,21 +101,24 @@ void postRedelivery() noexcept
 void deliverMail() noexcept
 {
     ThreadContext::current(); // the letters post to its ready queue; it exists from now on
+    Inbox &inbox = localInbox();
     inbox.redeliveryPosted = false;
     QThread *here = QThread::currentThread();
     {
         std::lock_guard lock(mailMutex);
         takeLetters(inbox.letters, [here](QObject *home) { return home->thread() == here; });
     }
-    // One at a time, each taken out before it runs: what it runs may purge later letters (a slot
-    // deleting a scope) or deliver them itself (a nested event loop).
-    while (!inbox.letters.empty()) {
-        const Letter letter = inbox.letters.front();
-        inbox.letters.pop_front();
-        if (!inbox.letters.empty())
-            postRedelivery();
+    // One at a time, each taken out (copied, \a next moved on) before it runs: what it runs may
+    // purge later letters (a slot deleting a scope) or deliver them itself (a nested event loop,
+    // which appends to the same inbox and goes on from the same \a next).
+    while (inbox.hasLetters()) {
+        const Letter letter = inbox.letters[inbox.next++];
+        if (inbox.hasLetters())
+            postRedelivery(inbox);
         letter.node->run(letter.node);
     }
+    inbox.letters.clear();
+    inbox.next = 0;
 }
 
 void disposeOf(const std::vector<Letter> &letters) noexcept
@@ -143,13 +158,16 @@ void purgeMail(QObject *home) noexcept
         std::lock_guard lock(mailMutex);
         takeLetters(purged, [home](QObject *to) { return to == home; });
     }
-    for (auto it = inbox.letters.begin(); it != inbox.letters.end();) {
-        if (it->home == home) {
-            purged.push_back(*it);
-            it = inbox.letters.erase(it);
-        } else {
-            ++it;
+    if (Inbox *inbox = tlsInbox) {
+        // Compacts the letters not run yet in place, in order.
+        auto kept = inbox->letters.begin() + qsizetype(inbox->next);
+        for (auto it = kept; it != inbox->letters.end(); ++it) {
+            if (it->home == home)
+                purged.push_back(*it);
+            else
+                *kept++ = *it;
         }
+        inbox->letters.erase(kept, inbox->letters.end());
     }
     disposeOf(purged);
 }
@@ -167,8 +185,11 @@ void openMailbox(std::uint32_t homeId, QObject *context)
 
 void closeMailbox(std::uint32_t homeId, QObject *context) noexcept
 {
-    std::vector<Letter> orphans(inbox.letters.begin(), inbox.letters.end());
-    inbox.letters.clear();
+    std::vector<Letter> orphans;
+    if (Inbox *inbox = std::exchange(tlsInbox, nullptr)) {
+        orphans.assign(inbox->letters.begin() + qsizetype(inbox->next), inbox->letters.end());
+        delete inbox;
+    }
     {
         std::lock_guard lock(mailMutex);
         std::erase_if(liveContexts, [homeId](const LiveContext &live) { return live.homeId == homeId; });

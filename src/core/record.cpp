@@ -139,13 +139,8 @@ void TaskRecord::complete(std::exception_ptr failure) noexcept
     deref(); // the reference the dead scope left behind
 }
 
-void TaskRecord::settle(Outcome result, std::exception_ptr failure) noexcept
-{
-    markDone(result, std::move(failure));
-    releaseWork();
-}
-
-void TaskRecord::markDone(Outcome result, std::exception_ptr failure) noexcept
+// markDone() and settle() share this body, inlined in both: settle() is on every task's path.
+Q_ALWAYS_INLINE void TaskRecord::markDoneHere(Outcome result, std::exception_ptr &failure) noexcept
 {
     addUnfinished(-1);
     outcome = result;
@@ -157,6 +152,17 @@ void TaskRecord::markDone(Outcome result, std::exception_ptr failure) noexcept
         removeWaiter(waiter);
         waiter->recordCompleted();
     }
+}
+
+void TaskRecord::settle(Outcome result, std::exception_ptr failure) noexcept
+{
+    markDoneHere(result, failure);
+    releaseWork();
+}
+
+void TaskRecord::markDone(Outcome result, std::exception_ptr failure) noexcept
+{
+    markDoneHere(result, failure);
 }
 
 void TaskRecord::addWaiter(CompletionWaiter *waiter) noexcept

@@ -213,6 +213,7 @@ protected:
 
 private:
     static void runStart(ReadyNode *node) noexcept;
+    void markDoneHere(Outcome outcome, std::exception_ptr &error) noexcept;
     std::atomic<int> m_refs{1};
 };
 

@@ -8,6 +8,16 @@
 
 namespace QAyo {
 
+inline void Scope::spawnHandled(detail::TaskRecord *record, SpawnKind kind)
+{
+    try {
+        spawnRecord(record, kind);
+    } catch (...) {
+        record->deref(); // the handle's: no handle is made
+        throw;
+    }
+}
+
 template<typename T, typename Factory>
 Handle<T> Scope::spawnFactory(Factory &&factory, SpawnKind kind, detail::TicketHolder ticket)
 {
