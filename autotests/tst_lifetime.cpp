@@ -83,6 +83,30 @@ private:
     QString m_text;
 };
 
+//! The documented binding: the scope is the owner's last member, so it (and every frame in it)
+//! is destroyed before the owner's other members. The task's cleanup reads one of them.
+class SafeOwner : public QObject
+{
+    Q_OBJECT
+public:
+    explicit SafeOwner(bool *cleanupSawText) : m_cleanupSawText(cleanupSawText) {}
+
+    QAyo::Task<> work()
+    {
+        // Destroying the scope destroys this frame: its locals' destructors are the cleanup.
+        struct Cleanup
+        {
+            SafeOwner *owner;
+            ~Cleanup() { *owner->m_cleanupSawText = owner->m_text == QLatin1String("alive"); }
+        } cleanup{this};
+        co_await QAyo::sleep(1h);
+    }
+
+    bool *m_cleanupSawText;
+    QString m_text = QStringLiteral("alive");
+    QAyo::Scope scope{this}; // last: destroyed first
+};
+
 class LifetimeTest : public QObject
 {
     Q_OBJECT
@@ -446,6 +470,65 @@ private Q_SLOTS:
             QVERIFY(h.isFinished());
         clock->advance(2h); // past the sleepers' hour: a frame that survived would go on now
         QCOMPARE(passed, 0);
+    }
+
+    void childScopeOutlivingItsOwnersMembersIsDiagnosed()
+    {
+        // The unsafe binding: a child scope with running tasks, deleted by ~QObject after the
+        // owner's members. Said on qayo.scope with the owner's class and the fix.
+        MessageCapture capture;
+        int updates = 0;
+        auto *backend = new Backend(&updates);
+        backend->scope->setName(QStringLiteral("downloads"));
+        backend->scope->asap(backend->refreshAfterSleep());
+        QVERIFY(spinUntil([&] { return backend->scope->runningCount() == 1; }));
+        delete backend;
+        const QStringList warnings = capture.messages("qayo.scope");
+        QCOMPARE(warnings.size(), 1);
+        QVERIFY2(warnings.first().contains(QLatin1String("downloads")), qPrintable(warnings.first()));
+        QVERIFY2(warnings.first().contains(QLatin1String("Backend")), qPrintable(warnings.first()));
+        QVERIFY2(warnings.first().contains(QLatin1String("last member")), qPrintable(warnings.first()));
+        QCOMPARE(updates, 0);
+    }
+
+    void scopeAsTheOwnersLastMemberIsSafeAndSilent_data()
+    {
+        QTest::addColumn<bool>("withTask");
+        QTest::newRow("a running task") << true;
+        QTest::newRow("idle") << false;
+    }
+
+    void scopeAsTheOwnersLastMemberIsSafeAndSilent()
+    {
+        QFETCH(bool, withTask);
+        MessageCapture capture;
+        bool cleanupSawText = false;
+        auto *owner = new SafeOwner(&cleanupSawText);
+        if (withTask) {
+            owner->scope.asap(owner->work());
+            QVERIFY(spinUntil([&] { return owner->scope.runningCount() == 1; }));
+        }
+        delete owner;
+        QCOMPARE(capture.messages("qayo.scope"), QStringList());
+        QCOMPARE(cleanupSawText, withTask); // the cleanup ran with the owner's members alive
+    }
+
+    void childScopeOfAPlainQObjectIsNotDiagnosed()
+    {
+        // A QObject has no members of its own that the tasks could touch.
+        MessageCapture capture;
+        auto *owner = new QObject;
+        auto *scope = new QAyo::Scope(owner);
+        int frames = 0;
+        scope->asap([](int *live) -> QAyo::Task<> {
+            LiveCounter counter(live);
+            co_await QAyo::sleep(1h);
+        }(&frames));
+        QVERIFY(spinUntil([&] { return scope->runningCount() == 1; }));
+        QCOMPARE(frames, 1);
+        delete owner;
+        QCOMPARE(frames, 0); // destroyed with the scope
+        QCOMPARE(capture.messages("qayo.scope"), QStringList());
     }
 };
 

@@ -36,7 +36,8 @@ struct SaysGoodbye
     ~SaysGoodbye() { say(QStringLiteral("  poller: frame destroyed, its locals cleaned up")); }
 };
 
-//! A backend object with work of its own: a scope as a child object, so the work dies with it.
+//! A backend object with work of its own: the scope is its last member, so the scope and its
+//! work die first, before any other member the work could touch.
 class Backend : public QObject
 {
 public:
@@ -44,7 +45,7 @@ public:
 
     void startPolling()
     {
-        m_work->asap([this]() -> QAyo::Task<> {
+        m_work.asap([this]() -> QAyo::Task<> {
             SaysGoodbye goodbye;
             for (;;) {
                 co_await QAyo::sleep(100ms); // after the backend is deleted, this never returns
@@ -54,8 +55,8 @@ public:
     }
 
 private:
-    QAyo::Scope *m_work = new QAyo::Scope(this);
     int m_polls = 0;
+    QAyo::Scope m_work{this}; // last: destroyed first
 };
 } // namespace
 

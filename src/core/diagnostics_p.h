@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <typeinfo>
+
 // Internals of the built-in diagnostics and of dumpTree(): the root-scope registry lives in
 // scope.cpp (it needs the tree links), the checks in diagnostics.cpp, the dump in dumptree.cpp.
 
@@ -35,6 +37,9 @@ QAYO_CORE_EXPORT void checkSpawnThread(ScopePrivate *scope) noexcept;
 
 //! "name" of a task for logs and dumps, with the state it is in ("queued", "running", ...).
 QString describeTaskState(const TaskRecord *record);
+//! The class name of \a type, demangled where the compiler allows, without namespaces and
+//! template arguments ("SleepAwaiter" for QAyo::detail::SleepAwaiter).
+QString readableTypeName(const std::type_info &type);
 //! The names and states of the unfinished tasks below \a scope, depth first (at most \a limit).
 QAYO_CORE_EXPORT QStringList unfinishedTasksBelow(const Scope *scope, int limit = 20);
 

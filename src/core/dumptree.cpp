@@ -28,12 +28,9 @@ ScopePrivate *TreeAccess::of(const Scope *scope) noexcept
     return scope->d.get();
 }
 
-namespace {
-
-//! "SleepAwaiter" for QAyo::detail::SleepAwaiter: what a task is suspended on, readable.
-QString awaiterName(const CancelHook *hook)
+QString readableTypeName(const std::type_info &type)
 {
-    const char *raw = typeid(*hook).name();
+    const char *raw = type.name();
     QString name = QString::fromLatin1(raw);
 #ifdef QAYO_HAVE_CXXABI
     int status = 0;
@@ -49,6 +46,14 @@ QString awaiterName(const CancelHook *hook)
     if (lastColon >= 0)
         name = name.mid(lastColon + 2);
     return name;
+}
+
+namespace {
+
+//! "SleepAwaiter" for QAyo::detail::SleepAwaiter: what a task is suspended on, readable.
+QString awaiterName(const CancelHook *hook)
+{
+    return readableTypeName(typeid(*hook));
 }
 
 QString scopeLine(const ScopePrivate *d)

@@ -6,6 +6,7 @@
 #include <QAyo/scope.h>
 
 #include "cancelwalk_p.h"
+#include "diagnostics_p.h"
 #include "errors_p.h"
 #include "limiter_p.h"
 #include "logging_p.h"
@@ -36,6 +37,31 @@ void validate(const ScopeOptions &options)
 
 
 namespace detail {
+
+void ScopePrivate::watchOwner(const QObject *owner) noexcept
+{
+    m_owner = owner;
+    m_ownerClass = owner ? &typeid(*owner) : nullptr;
+}
+
+void ScopePrivate::warnIfOutlivedOwnerMembers() const
+{
+    // While the destructor of an object's base class runs, the object's dynamic type is that
+    // base: a parent whose type no longer matches the one it had as the owner is inside a base
+    // destructor (~QObject deleting its children, ~QWidget), and the members of its own class
+    // are gone. Tasks still running in the scope may touch them in the cleanup that runs now.
+    const QObject *owner = q->parent();
+    if (!owner || owner != m_owner || m_running == 0 || typeid(*owner) == *m_ownerClass)
+        return;
+    const QString ownerClass = readableTypeName(*m_ownerClass);
+    qCWarning(lcScope).noquote()
+        << QStringLiteral("scope %1 is destroyed by the destructor of its owner, a %2, with %3 running task(s), "
+                          "after the %2's own members were destroyed: the tasks' cleanup may touch them. Make "
+                          "the scope the %2's last member (a QAyo::Scope member declared last, or a "
+                          "std::unique_ptr<QAyo::Scope> declared last), or delete it in the %2's destructor")
+               .arg(scopeLabel(this), ownerClass)
+               .arg(m_running);
+}
 
 QString ScopePrivate::labelFromAnyThread() const
 {
@@ -77,6 +103,7 @@ Scope::Scope(const ScopeOptions &options, QObject *parent) : QObject(parent)
         d->m_cancelled = parentScope->d->m_cancelled;
     } else {
         detail::registerRootScope(d.get());
+        d->watchOwner(parent);
     }
 }
 
@@ -117,6 +144,7 @@ bool Scope::event(QEvent *event)
 Scope::~Scope()
 {
     d->m_dying = true;
+    d->warnIfOutlivedOwnerMembers();
     for (auto *guard = d->m_guards; guard; guard = guard->previous)
         guard->destroyed = true;
     d->m_guards = nullptr;

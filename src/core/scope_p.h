@@ -13,6 +13,7 @@
 #include <atomic>
 
 #include <memory>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -125,6 +126,16 @@ public:
     {
         return m_pending + m_running + m_heldSchedules + m_incoming.load(std::memory_order_relaxed);
     }
+    //! The dynamic type of the QObject that owns the scope (its parent, not a Scope), as it was
+    //! when it became the owner: ~Scope compares it with the parent's type then, to tell
+    //! whether the owner's own destructor has run already (see warnIfOutlivedOwnerMembers()).
+    const std::type_info *m_ownerClass = nullptr;
+    const QObject *m_owner = nullptr; // the owner m_ownerClass was read from
+    //! Remembers \a owner's class (null: no owner).
+    void watchOwner(const QObject *owner) noexcept;
+    //! The unsafe binding: a scope with running tasks destroyed by its owner's ~QObject, after
+    //! the owner's members (qayo.scope warning naming the scope, the owner's class and the fix).
+    void warnIfOutlivedOwnerMembers() const;
     //! True if anything of the scope waits in its thread's queues (tasks, its armed timeout,
     //! schedules, joiners, the finish step): it cannot move to another thread then.
     bool holdsWorkOnItsThread() const noexcept
