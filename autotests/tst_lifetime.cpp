@@ -107,6 +107,19 @@ public:
     QAyo::Scope scope{this}; // last: destroyed first
 };
 
+//! A scope made by a base class's constructor: while it runs, the object's type is the base.
+class BackendBase : public QObject
+{
+public:
+    QAyo::Scope *scope = new QAyo::Scope(this);
+};
+
+class DerivedBackend : public BackendBase
+{
+public:
+    QString state;
+};
+
 class LifetimeTest : public QObject
 {
     Q_OBJECT
@@ -511,6 +524,19 @@ private Q_SLOTS:
         delete owner;
         QCOMPARE(capture.messages("qayo.scope"), QStringList());
         QCOMPARE(cleanupSawText, withTask); // the cleanup ran with the owner's members alive
+    }
+
+    void scopeMadeInABaseConstructorAndDeletedByItsLiveOwnerIsNotDiagnosed()
+    {
+        // The owner is alive (its type only looked like the base while the base's constructor
+        // ran): deleting the scope with a running task is no unsafe binding.
+        MessageCapture capture;
+        DerivedBackend owner;
+        bool cancelled = false;
+        owner.scope->asap(sleepForever(&cancelled));
+        QVERIFY(spinUntil([&] { return owner.scope->runningCount() == 1; }));
+        delete owner.scope;
+        QCOMPARE(capture.messages("qayo.scope"), QStringList());
     }
 
     void childScopeOfAPlainQObjectIsNotDiagnosed()

@@ -16,6 +16,8 @@
 
 #include <QPointer>
 
+#include <typeinfo>
+
 namespace QAyo {
 
 namespace detail {
@@ -25,6 +27,9 @@ void ScopePrivate::ensureStarted()
     if (m_started)
         return;
     m_started = true;
+    // Read again now: a scope made in a base class's constructor saw the owner as that base.
+    if (m_owner && m_owner == q->parent())
+        m_ownerClass = &typeid(*m_owner);
     if (options.timeout && !m_cancelled && !m_finished)
         m_timeout.arm(Clock::current()->now() + *options.timeout);
 }

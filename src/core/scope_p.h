@@ -127,7 +127,9 @@ public:
         return m_pending + m_running + m_heldSchedules + m_incoming.load(std::memory_order_relaxed);
     }
     //! The dynamic type of the QObject that owns the scope (its parent, not a Scope), as it was
-    //! when it became the owner: ~Scope compares it with the parent's type then, to tell
+    //! when it became the owner and again when the scope started (by then a scope made in a
+    //! base class's constructor sees the whole owner): ~Scope compares it with the parent's type
+    //! then, to tell
     //! whether the owner's own destructor has run already (see warnIfOutlivedOwnerMembers()).
     const std::type_info *m_ownerClass = nullptr;
     const QObject *m_owner = nullptr; // the owner m_ownerClass was read from
